@@ -1,0 +1,13 @@
+# bumpfold: wiring only. Stages live in workflow/rules/*.smk, physics in src/bumpfold.
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/generate.smk"
+include: "workflow/rules/skim.smk"
+include: "workflow/rules/plots.smk"
+
+
+rule all:
+    input:
+        all_outputs(),

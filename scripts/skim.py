@@ -1,0 +1,14 @@
+"""Snakemake glue for rule skim: selection + feature table of one dataset."""
+
+from bumpfold.config import selection
+from bumpfold.logs import job_logging
+from bumpfold.skim import skim_files, write_table
+
+with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
+    table, cutflow = skim_files(
+        list(snakemake.input),  # noqa: F821
+        selection(snakemake.params.config),  # noqa: F821
+        tree=snakemake.params.tree,  # noqa: F821
+        dataset=snakemake.wildcards.dataset,  # noqa: F821
+    )
+    write_table(table, cutflow, snakemake.output.table, snakemake.output.cutflow)  # noqa: F821

@@ -1,0 +1,137 @@
+"""Configuration: load, validate against the schema (filling defaults), check values a
+schema cannot, and turn sections into the library's dataclasses."""
+
+from __future__ import annotations
+
+import copy
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from bumpfold.errors import BumpfoldInputError
+from bumpfold.generate.detector import DetectorModel
+from bumpfold.generate.jets import JetConfig
+from bumpfold.generate.production import ProductionConfig
+from bumpfold.generate.pythia import ProcessSpec
+from bumpfold.skim import Selection
+
+SCHEMA_PATH = Path(str(files("bumpfold") / "schemas" / "config.schema.yaml"))
+
+
+def _schema() -> dict[str, Any]:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _with_defaults(validator_class):
+    """A validator that also fills in schema defaults (the jsonschema FAQ recipe)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = _key_path(error)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        prefix = "" if where == "<top level>" else where + "."
+        return (f"config key {prefix + unknown[0]!r}: unknown key"
+                + (f" (allowed here: {', '.join(allowed)})" if allowed else ""))
+    if error.validator == "oneOf" and where.startswith("datasets."):
+        return f"config key {where!r}: give exactly one of 'process' (a generated sample) or 'files' (NanoAOD paths)"
+    return f"config key {where!r}: {error.message}"
+
+
+def validate_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Validate in place, fill defaults, and return ``config``.
+
+    Raises BumpfoldInputError naming the key and the cause for unknown keys, wrong types,
+    out-of-range values and impossible combinations (an SR outside the m_jj range, a
+    dataset naming a process that is not generated, ...).
+    """
+    schema = _schema()
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise BumpfoldInputError(_describe(errors[0]))
+    # additionalProperties sub-schemas (processes, datasets) get defaults on a second pass
+    validator.validate(config)
+    _check_values(config)
+    return config
+
+
+def _check_values(config: dict[str, Any]) -> None:
+    processes = config["generation"]["processes"]
+    for name, dataset in config["datasets"].items():
+        if "process" in dataset and dataset["process"] not in processes:
+            raise BumpfoldInputError(
+                f"config key 'datasets.{name}.process': process {dataset['process']!r} is not in "
+                f"generation.processes ({', '.join(processes)})")
+    for name, proc in processes.items():
+        if proc["kind"] == "resonance" and proc["m_x"] + proc["m_y"] >= proc["m_resonance"]:
+            raise BumpfoldInputError(
+                f"config key 'generation.processes.{name}': m_x + m_y must be below m_resonance")
+    low, high = config["regions"]["mjj_range"]
+    if not low < high:
+        raise BumpfoldInputError(f"config key 'regions.mjj_range': low {low} must be below high {high}")
+    for i, (sr_low, sr_high) in enumerate(config["regions"]["signal_regions"]):
+        if not sr_low < sr_high:
+            raise BumpfoldInputError(f"config key 'regions.signal_regions[{i}]': low {sr_low} must be below high {sr_high}")
+        if sr_low <= low or sr_high >= high:
+            raise BumpfoldInputError(
+                f"config key 'regions.signal_regions[{i}]': SR [{sr_low}, {sr_high}] must lie inside "
+                f"regions.mjj_range [{low}, {high}] so that sidebands remain on both sides")
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file and validate it."""
+    path = Path(path)
+    if not path.is_file():
+        raise BumpfoldInputError(f"{path}: no such config file")
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise BumpfoldInputError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(config, dict):
+        raise BumpfoldInputError(f"{path}: the config must be a mapping of keys")
+    return validate_config(config)
+
+
+def production_config(config: dict[str, Any]) -> ProductionConfig:
+    gen = config["generation"]
+    return ProductionConfig(
+        sqrt_s=float(gen["sqrt_s"]), mpi=bool(gen["mpi"]),
+        leading_jet_pt_min=float(gen["leading_jet_pt_min"]), batch_size=int(gen["batch_size"]),
+        match_dr=float(gen["match_dr"]), jets=JetConfig(**gen["jets"]), detector=DetectorModel(**gen["detector"]),
+    )
+
+
+def process_spec(config: dict[str, Any], name: str) -> ProcessSpec:
+    proc = config["generation"]["processes"][name]
+    return ProcessSpec(name=name, kind=proc["kind"], pthat_min=float(proc["pthat_min"]),
+                       m_resonance=float(proc["m_resonance"]), m_x=float(proc["m_x"]), m_y=float(proc["m_y"]))
+
+
+def process_id(config: dict[str, Any], name: str) -> int:
+    """A stable integer per process: its position in the config (0 = first)."""
+    return list(config["generation"]["processes"]).index(name)
+
+
+def selection(config: dict[str, Any]) -> Selection:
+    s = config["skim"]
+    return Selection(leading_pt_min=float(s["leading_pt_min"]), jet_eta_max=float(s["jet_eta_max"]),
+                     delta_eta_max=None if s["delta_eta_max"] is None else float(s["delta_eta_max"]))

@@ -1,0 +1,118 @@
+"""Reading the LHC Olympics 2020 R&D features file into the dijet feature table.
+
+The LHCO file ``events_anomalydetection_v2.features.h5`` is a pandas HDF5 file (written
+with ``DataFrame.to_hdf``) with, per event, the two leading large-R jets as
+``px, py, pz, m, tau1, tau2, tau3`` (columns ``pxj1 ... tau3j1``, ``pxj2 ... tau3j2``, GeV)
+and a truth ``label`` (1 = signal, 0 = background). Each jet is converted to
+(pt, eta, phi, mass, tau1, tau2, tau3) and the table is built by
+:func:`bumpfold.skim.dijet_features`, so it has exactly the columns of
+:data:`bumpfold.skim.COLUMNS`, like a table skimmed from NanoAOD.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tables
+
+from bumpfold.errors import BumpfoldInputError
+from bumpfold.skim import COLUMNS, check_finite, dijet_features
+
+log = logging.getLogger(__name__)
+
+JET_FIELDS = ("px", "py", "pz", "m", "tau1", "tau2", "tau3")
+REQUIRED_COLUMNS = tuple(f"{f}j{i}" for i in (1, 2) for f in JET_FIELDS) + ("label",)
+
+
+def _short(exc: BaseException) -> str:
+    """One line for an exception whose text may be a multi-line HDF5 back trace."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return f"{exc.__class__.__name__}: {lines[-1] if lines else 'no message'}"
+
+
+def _read_frame(path: Path, key: str | None) -> pd.DataFrame:
+    """The stored DataFrame, or BumpfoldInputError naming the file and the cause."""
+    try:
+        is_hdf5 = tables.is_hdf5_file(str(path))
+    except Exception as exc:  # unreadable file (permissions, I/O error)
+        raise BumpfoldInputError(f"{path}: cannot read file ({_short(exc)})") from exc
+    if not is_hdf5:
+        raise BumpfoldInputError(f"{path}: not an HDF5 file")
+    try:
+        with pd.HDFStore(path, mode="r") as store:
+            keys = store.keys()
+            if not keys:
+                raise BumpfoldInputError(f"{path}: HDF5 file holds no pandas object (not written by to_hdf?)")
+            if key is None:
+                if len(keys) != 1:
+                    found = ", ".join(keys) or "nothing"
+                    raise BumpfoldInputError(
+                        f"{path}: expected one pandas object, found {len(keys)} ({found}); pass key=")
+                key = keys[0]
+            elif key not in store:
+                raise BumpfoldInputError(f"{path}: no key {key!r} (found: {', '.join(keys) or 'nothing'})")
+            frame = store.select(key)
+    except BumpfoldInputError:
+        raise
+    except Exception as exc:  # pytables / pandas raise several types for HDF5 files not written by pandas
+        raise BumpfoldInputError(f"{path}: not a readable pandas HDF5 file ({_short(exc)})") from exc
+    if not isinstance(frame, pd.DataFrame):
+        raise BumpfoldInputError(f"{path}: key {key!r} holds a {type(frame).__name__}, not a DataFrame")
+    return frame
+
+
+def _column(frame: pd.DataFrame, name: str, path: Path) -> np.ndarray:
+    """One column as float64, or BumpfoldInputError if it is not numeric."""
+    try:
+        return frame[name].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise BumpfoldInputError(f"{path}: column {name!r} is not numeric ({exc})") from exc
+
+
+def _jet(frame: pd.DataFrame, index: int, path: Path) -> dict[str, np.ndarray]:
+    """Jet ``index`` (1 or 2) as pt, eta, phi, mass, tau1, tau2, tau3 arrays (float64)."""
+    col = {f: _column(frame, f"{f}j{index}", path) for f in JET_FIELDS}
+    px, py, pz = col["px"], col["py"], col["pz"]
+    pt = np.hypot(px, py)
+    zero = ~(pt > 0)  # also catches NaN px/py
+    if zero.any():
+        raise BumpfoldInputError(
+            f"{path}: jet {index} has pt = 0 or NaN in {int(zero.sum())} event(s) (first row {int(np.argmax(zero))})")
+    eta = np.arcsinh(pz / pt)
+    return {"pt": pt, "eta": eta, "phi": np.arctan2(py, px), "mass": col["m"],
+            "tau1": col["tau1"], "tau2": col["tau2"], "tau3": col["tau3"]}
+
+
+def read_lhco_features(path: str | Path, *, key: str | None = None) -> pd.DataFrame:
+    """The feature table (columns :data:`bumpfold.skim.COLUMNS`) from an LHCO R&D features file.
+
+    ``key`` is the HDF5 key; None reads the file's only object. ``is_signal`` is the
+    file's label (int8), ``weight`` is 1.0. Raises :class:`BumpfoldInputError` for a
+    missing or unreadable file, missing columns, no rows, bad labels or NaN/inf features.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BumpfoldInputError(f"{path}: no such file")
+    frame = _read_frame(path, key)
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise BumpfoldInputError(f"{path}: missing LHCO column(s) {', '.join(missing)}")
+    if len(frame) == 0:
+        raise BumpfoldInputError(f"{path}: no events (zero rows)")
+
+    label = _column(frame, "label", path)
+    bad = ~np.isin(label, (0.0, 1.0))
+    if bad.any():
+        raise BumpfoldInputError(
+            f"{path}: column 'label' has {int(bad.sum())} value(s) other than 0 or 1")
+
+    table = dijet_features(_jet(frame, 1, path), _jet(frame, 2, path))
+    table["is_signal"] = label.astype(np.int8)
+    table["weight"] = np.ones(len(table), dtype=np.float64)
+    table = table[list(COLUMNS)]
+    check_finite(table, str(path))
+    log.info("%s: %d events (%d signal)", path, len(table), int(table["is_signal"].sum()))
+    return table

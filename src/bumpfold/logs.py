@@ -1,0 +1,27 @@
+"""Logging set-up shared by the workflow scripts and the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+
+from bumpfold.errors import BumpfoldInputError
+
+
+@contextlib.contextmanager
+def job_logging(path: str | None = None) -> Iterator[logging.Logger]:
+    """Log INFO and above to ``path`` (and stderr). A BumpfoldInputError inside the block
+    becomes one clear line in the log and on stderr, and exit status 1."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if path:
+        handlers.append(logging.FileHandler(path, mode="w"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+                        handlers=handlers, force=True)
+    logger = logging.getLogger("bumpfold")
+    try:
+        yield logger
+    except BumpfoldInputError as exc:
+        logger.error("%s", exc)
+        raise SystemExit(f"bumpfold: error: {exc}") from None

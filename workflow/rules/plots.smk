@@ -1,0 +1,24 @@
+rule control_plots:
+    """m_jj, jet masses and tau21 of every skimmed dataset: the physics sanity check."""
+    input:
+        tables=expand("results/skim/{dataset}.parquet", dataset=DATASETS),
+    output:
+        report(
+            "results/plots/control.png",
+            caption="../report/control.rst",
+            category="Skim",
+        ),
+    log:
+        "logs/control_plots/control.log",
+    benchmark:
+        "benchmarks/control_plots/control.tsv"
+    params:
+        datasets=list(DATASETS),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/control_plots.py"

@@ -1,0 +1,22 @@
+rule skim:
+    """Dijet selection and the CATHODE feature table of one dataset."""
+    input:
+        dataset_files,
+    output:
+        table="results/skim/{dataset}.parquet",
+        cutflow="results/skim/{dataset}.cutflow.json",
+    log:
+        "logs/skim/{dataset}.log",
+    benchmark:
+        "benchmarks/skim/{dataset}.tsv"
+    params:
+        config=config,
+        tree=lambda wc: DATASETS[wc.dataset].get("tree", "Events"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/skim.py"
