@@ -5,3 +5,11 @@ from __future__ import annotations
 
 class BumpfoldInputError(ValueError):
     """Bad input (file, branch, config key, value). ``str()`` is the user-facing message."""
+
+
+def one_line(exc: BaseException, *, last_line: bool = False) -> str:
+    """``Type: message`` of a third-party exception on one line: folded, or only its last
+    line where the text is a back trace (HDF5 errors are)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    text = (lines[-1] if last_line else " ".join(lines)) if lines else "no message"
+    return f"{exc.__class__.__name__}: {text}"

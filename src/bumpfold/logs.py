@@ -14,7 +14,8 @@ from bumpfold.errors import BumpfoldInputError
 def job_logging(path: str | None = None) -> Iterator[logging.Logger]:
     """Log INFO and above to ``path`` (and stderr). A BumpfoldInputError inside the block
     becomes one clear line in the log and on stderr, and exit status 1."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    console = logging.StreamHandler(sys.stderr)
+    handlers: list[logging.Handler] = [console]
     if path:
         handlers.append(logging.FileHandler(path, mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s",
@@ -23,5 +24,7 @@ def job_logging(path: str | None = None) -> Iterator[logging.Logger]:
     try:
         yield logger
     except BumpfoldInputError as exc:
-        logger.error("%s", exc)
+        if path:  # the log file gets the message; stderr gets exactly one line
+            logging.getLogger().removeHandler(console)
+            logger.error("%s", exc)
         raise SystemExit(f"bumpfold: error: {exc}") from None

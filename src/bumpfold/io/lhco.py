@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import tables
 
-from bumpfold.errors import BumpfoldInputError
+from bumpfold.errors import BumpfoldInputError, one_line
 from bumpfold.skim import COLUMNS, check_finite, dijet_features
 
 log = logging.getLogger(__name__)
@@ -27,18 +27,12 @@ JET_FIELDS = ("px", "py", "pz", "m", "tau1", "tau2", "tau3")
 REQUIRED_COLUMNS = tuple(f"{f}j{i}" for i in (1, 2) for f in JET_FIELDS) + ("label",)
 
 
-def _short(exc: BaseException) -> str:
-    """One line for an exception whose text may be a multi-line HDF5 back trace."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return f"{exc.__class__.__name__}: {lines[-1] if lines else 'no message'}"
-
-
 def _read_frame(path: Path, key: str | None) -> pd.DataFrame:
     """The stored DataFrame, or BumpfoldInputError naming the file and the cause."""
     try:
         is_hdf5 = tables.is_hdf5_file(str(path))
     except Exception as exc:  # unreadable file (permissions, I/O error)
-        raise BumpfoldInputError(f"{path}: cannot read file ({_short(exc)})") from exc
+        raise BumpfoldInputError(f"{path}: cannot read file ({one_line(exc, last_line=True)})") from exc
     if not is_hdf5:
         raise BumpfoldInputError(f"{path}: not an HDF5 file")
     try:
@@ -58,7 +52,7 @@ def _read_frame(path: Path, key: str | None) -> pd.DataFrame:
     except BumpfoldInputError:
         raise
     except Exception as exc:  # pytables / pandas raise several types for HDF5 files not written by pandas
-        raise BumpfoldInputError(f"{path}: not a readable pandas HDF5 file ({_short(exc)})") from exc
+        raise BumpfoldInputError(f"{path}: not a readable pandas HDF5 file ({one_line(exc, last_line=True)})") from exc
     if not isinstance(frame, pd.DataFrame):
         raise BumpfoldInputError(f"{path}: key {key!r} holds a {type(frame).__name__}, not a DataFrame")
     return frame

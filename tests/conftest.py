@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bumpfold.generate.production import ProductionConfig, produce_chunk
+from bumpfold.generate.pythia import ProcessSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+PFNANO = ROOT.parent / "shared" / "data" / "nanoaod" / "pfnano.root"
+
+QCD = ProcessSpec("qcd", "qcd", pthat_min=1100.0)
+SIGNAL = ProcessSpec("wprime_3500_500_100", "resonance", m_resonance=3500.0, m_x=500.0, m_y=100.0)
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory) -> dict[str, Path]:
+    """Small generated QCD and signal files, made once per test session (~10 s)."""
+    out = tmp_path_factory.mktemp("samples")
+    paths = {"qcd": out / "qcd.root", "signal": out / "signal.root"}
+    produce_chunk(QCD, process_id=0, chunk=0, n_events=600, base_seed=11, config=ProductionConfig(), output=paths["qcd"])
+    produce_chunk(SIGNAL, process_id=1, chunk=0, n_events=500, base_seed=11, config=ProductionConfig(), output=paths["signal"])
+    return paths
+
+
+@pytest.fixture()
+def pfnano() -> Path:
+    if not PFNANO.is_file():
+        pytest.skip(f"real CMS NanoAOD test file not found at {PFNANO} (needs ../shared beside the project)")
+    return PFNANO

@@ -1,0 +1,48 @@
+"""The command line: single steps without Snakemake, one clear line on bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+
+from bumpfold.skim import COLUMNS
+
+
+def _cli(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bumpfold.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_skim_real_nanoaod(pfnano, tmp_path):
+    result = _cli("skim", str(pfnano), "-o", "cms.parquet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert list(pd.read_parquet(tmp_path / "cms.parquet").columns) == list(COLUMNS)
+    assert (tmp_path / "cms.cutflow.json").is_file()
+
+
+def test_generate_then_skim(tmp_path):
+    result = _cli("generate", "--process", "wprime_3500_500_100", "--events", "40", "-o", "sig.root", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert '"n_generated": 40' in result.stdout
+    result = _cli("skim", "sig.root", "-o", "sig.parquet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (pd.read_parquet(tmp_path / "sig.parquet").is_signal == 1).all()
+
+
+def test_bad_input_is_one_line_and_leaves_nothing(tmp_path):
+    (tmp_path / "notroot.root").write_text("hello")
+    result = _cli("skim", "notroot.root", "-o", "out.parquet", cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("bumpfold: error: notroot.root: not a readable ROOT file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notroot.root"]
+
+
+def test_unknown_process_and_bad_config(tmp_path):
+    result = _cli("generate", "--process", "gluino", "--events", "5", "-o", "x.root", cwd=tmp_path)
+    assert result.returncode != 0 and "--process 'gluino': not in generation.processes" in result.stderr
+    (tmp_path / "c.yaml").write_text("skim: {leading_pt_min: -1}\n")
+    result = _cli("validate", "c.yaml", cwd=tmp_path)
+    assert result.returncode != 0 and "'skim.leading_pt_min': -1 is less than the minimum of 0" in result.stderr

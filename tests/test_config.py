@@ -1,0 +1,82 @@
+"""Config schema and value checks; every shipped config validates."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bumpfold.config import SCHEMA_PATH, load_config, validate_config
+from bumpfold.errors import BumpfoldInputError
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize("name", ["config", "test", "benchmark", "nanoaod"])
+def test_shipped_configs_validate(name):
+    config = load_config(ROOT / "config" / f"{name}.yaml")
+    assert config["generation"]["jets"]["radius"] == 1.0
+    assert config["generation"]["mpi"] is False
+
+
+def test_workflow_uses_the_package_schema():
+    assert (ROOT / "workflow" / "schemas" / "config.schema.yaml").resolve() == SCHEMA_PATH.resolve()
+
+
+def test_defaults_are_the_lhc_olympics_setup():
+    config = validate_config({})
+    gen = config["generation"]
+    assert gen["sqrt_s"] == 13000.0 and gen["leading_jet_pt_min"] == 1200.0 and gen["jets"]["eta_max"] == 2.5
+    sig = gen["processes"]["wprime_3500_500_100"]
+    assert (sig["m_resonance"], sig["m_x"], sig["m_y"]) == (3500.0, 500.0, 100.0)
+    assert [3300.0, 3700.0] in config["regions"]["signal_regions"]
+
+
+def test_a_grid_of_signal_models_is_expressible():
+    procs = {"qcd": {"kind": "qcd"}}
+    for m in (3000, 3500, 4000):
+        procs[f"wprime_{m}"] = {"kind": "resonance", "m_resonance": float(m), "m_x": 500.0, "m_y": 100.0}
+    config = validate_config({"generation": {"processes": procs}, "datasets": {k: {"process": k} for k in procs}})
+    assert config["generation"]["processes"]["wprime_4000"]["chunks"] == 1  # default filled in
+
+
+BAD = [
+    ({"sed": 1}, "config key 'sed': unknown key"),
+    ({"generation": {"jets": {"raduis": 0.8}}}, "config key 'generation.jets.raduis': unknown key"),
+    ({"generation": {"processes": {"qcd": {"kind": "qcd", "chunkz": 2}}}, "datasets": {"qcd": {"process": "qcd"}}},
+     "'generation.processes.qcd.chunkz': unknown key"),
+    ({"skim": {"leading_pt_min": -5}}, "'skim.leading_pt_min': -5 is less than the minimum of 0"),
+    ({"skim": {"leading_pt_min": "high"}}, "'skim.leading_pt_min': 'high' is not of type 'number'"),
+    ({"seed": 1.5}, "'seed': 1.5 is not of type 'integer'"),
+    ({"regions": {"signal_regions": [[5000.0, 6000.0]]}}, "must lie inside regions.mjj_range"),
+    ({"regions": {"signal_regions": [[3700.0, 3300.0]]}}, "low 3700.0 must be below high 3300.0"),
+    ({"regions": {"mjj_range": [5000.0, 3000.0]}}, "'regions.mjj_range': low 5000.0 must be below high"),
+    ({"datasets": {"x": {"process": "nope"}}}, "'datasets.x.process': process 'nope' is not in generation.processes"),
+    ({"datasets": {"x": {}}}, "'datasets.x': give exactly one of 'process'"),
+    ({"generation": {"processes": {"w": {"kind": "resonance", "m_resonance": 500.0}}}, "datasets": {"w": {"process": "w"}}},
+     "m_x + m_y must be below m_resonance"),
+    ({"generation": {"processes": {"qcd": {"kind": "gluino"}}}}, "'generation.processes.qcd.kind'"),
+]
+
+
+@pytest.mark.parametrize(("config", "message"), BAD, ids=[m.split(":")[0][:40] for _, m in BAD])
+def test_bad_config_is_named(config, message):
+    with pytest.raises(BumpfoldInputError) as info:
+        validate_config(copy.deepcopy(config))
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_config_files(tmp_path: Path):
+    with pytest.raises(BumpfoldInputError, match="no such config file"):
+        load_config(tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("seed: [1, 2\n")
+    with pytest.raises(BumpfoldInputError, match=r"broken\.yaml: not valid YAML"):
+        load_config(broken)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("42\n")
+    with pytest.raises(BumpfoldInputError, match="must be a mapping"):
+        load_config(scalar)
+    assert yaml.safe_load(SCHEMA_PATH.read_text())["additionalProperties"] is False

@@ -1,0 +1,112 @@
+"""The whole workflow on the test config, run by Snakemake in a scratch copy."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import PFNANO, ROOT
+
+WORKFLOW_PARTS = ("Snakefile", "workflow", "scripts", "config", "envs", "profiles")
+
+
+def _copy_workflow(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in WORKFLOW_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, symlinks=False)
+        else:
+            shutil.copy(src, dest / part)
+    return dest
+
+
+def _snakemake(workdir: Path, config: dict, *extra: str) -> subprocess.CompletedProcess:
+    (workdir / "run.yaml").write_text(yaml.safe_dump(config))
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "run.yaml", *extra],
+        cwd=workdir, capture_output=True, text=True, timeout=900,
+    )
+
+
+def _test_config(with_pfnano: bool) -> dict:
+    config = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    if with_pfnano:
+        config["datasets"]["cms_pfnano"] = {"files": [str(PFNANO)]}
+    return config
+
+
+def _digest(path: Path) -> str:
+    table = pd.read_parquet(path)
+    return hashlib.sha256(pd.util.hash_pandas_object(table, index=False).values.tobytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> tuple[Path, dict]:
+    workdir = _copy_workflow(tmp_path_factory.mktemp("wf1"))
+    config = _test_config(with_pfnano=PFNANO.is_file())
+    result = _snakemake(workdir, config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir, config
+
+
+def test_outputs_logs_and_benchmarks(finished_run):
+    workdir, config = finished_run
+    for dataset in config["datasets"]:
+        table = pd.read_parquet(workdir / "results" / "skim" / f"{dataset}.parquet")
+        assert len(table) > 0
+        assert (workdir / "results" / "skim" / f"{dataset}.cutflow.json").is_file()
+    assert (workdir / "results" / "plots" / "control.png").stat().st_size > 10_000
+    n_chunks = sum(p["chunks"] for p in config["generation"]["processes"].values())
+    assert len(list((workdir / "logs" / "generate").glob("*.log"))) == n_chunks
+    assert len(list((workdir / "benchmarks" / "generate").glob("*.tsv"))) == n_chunks
+    assert "wrote" in (workdir / "logs" / "generate" / "qcd_0.log").read_text()
+
+
+def test_nothing_to_do_on_rerun(finished_run):
+    workdir, config = finished_run
+    result = _snakemake(workdir, config, "-n")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_same_seed_same_tables(finished_run, tmp_path):
+    workdir, config = finished_run
+    again = _copy_workflow(tmp_path / "wf2")
+    config = {**config, "datasets": {k: v for k, v in config["datasets"].items() if "process" in v}}
+    result = _snakemake(again, config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for dataset in config["datasets"]:
+        name = f"results/skim/{dataset}.parquet"
+        assert _digest(workdir / name) == _digest(again / name)
+
+
+def test_bad_config_key_stops_before_any_job(tmp_path):
+    workdir = _copy_workflow(tmp_path / "wf")
+    config = _test_config(with_pfnano=False)
+    config["skim"] = {"leading_pt_mni": 1000.0}
+    result = _snakemake(workdir, config)
+    assert result.returncode != 0
+    assert "config key 'skim.leading_pt_mni': unknown key" in result.stdout + result.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_bad_input_file_fails_job_without_partial_output(tmp_path):
+    workdir = _copy_workflow(tmp_path / "wf")
+    bad = tmp_path / "corrupt.root"
+    bad.write_bytes(b"\x00garbage" * 1000)
+    config = _test_config(with_pfnano=False)
+    config["generation"]["processes"] = {"qcd": {"kind": "qcd", "events_per_chunk": 20, "chunks": 1}}
+    config["datasets"] = {"mine": {"files": [str(bad)]}}
+    result = _snakemake(workdir, config)
+    assert result.returncode != 0
+    log = (workdir / "logs" / "skim" / "mine.log").read_text()
+    assert "corrupt.root: not a readable ROOT file" in log
+    assert not list((workdir / "results").rglob("mine*"))
