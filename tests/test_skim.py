@@ -39,14 +39,13 @@ def _write(path, **branches):
     return path
 
 
-def _fatjet_file(path, mass, with_ids=True):
+def _fatjet_file(path, mass):
     import awkward as ak
     jets = ak.Array([[{"pt": 1500.0, "eta": 0.1, "phi": 0.0, "mass": mass, "tau1": 0.5, "tau2": 0.3, "tau3": 0.2},
                       {"pt": 1400.0, "eta": -0.3, "phi": 3.0, "mass": 80.0, "tau1": 0.5, "tau2": 0.3, "tau3": 0.2}]])
     from bumpfold.io.nanoaod import write_tree
-    ids = {"run": np.ones(1, np.uint32), "luminosityBlock": np.ones(1, np.uint32), "event": np.ones(1, np.uint64)}
     with uproot.recreate(path) as f:
-        write_tree(f, "Events", {**(ids if with_ids else {}), "FatJet": jets})
+        write_tree(f, "Events", {"FatJet": jets})
     return path
 
 
@@ -95,9 +94,10 @@ def test_nan_or_inf_feature(tmp_path, bad):
         skim_files([path], Selection())
 
 
-def test_file_without_event_ids_is_not_nanoaod(tmp_path):
-    path = _fatjet_file(tmp_path / "noids.root", 100.0, with_ids=False)
-    with pytest.raises(BumpfoldInputError, match=r"noids\.root: tree 'Events' is not NanoAOD-like .*event ID"):
+def test_flat_fatjet_branches_are_not_nanoaod(tmp_path):
+    path = _write(tmp_path / "flat.root", nFatJet=np.full(3, 2, np.int32),
+                  **{f"FatJet_{f}": np.ones(3) for f in ("pt", "eta", "phi", "mass", "tau1", "tau2", "tau3")})
+    with pytest.raises(BumpfoldInputError, match=r"flat\.root: tree 'Events' is not NanoAOD-like"):
         skim_files([path], Selection())
 
 

@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import awkward as ak
 import numpy as np
 import pandas as pd
 
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.io.atomic import atomic_path
-from bumpfold.io.reading import open_events
+from bumpfold.io.reading import FatJets, read_fatjets
 
 log = logging.getLogger(__name__)
 
@@ -80,29 +79,31 @@ def check_finite(table: pd.DataFrame, source: str) -> None:
             raise BumpfoldInputError(f"{source}: feature {col!r} has {int(bad.sum())} NaN/inf value(s)")
 
 
-def skim_events(events: ak.Array, selection: Selection, source: str) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Select dijet events from NanoEvents and build the feature table and cutflow."""
-    jets = events.FatJet
-    jets = jets[np.abs(jets.eta) < selection.jet_eta_max]
-    jets = jets[ak.argsort(jets.pt, axis=1, ascending=False)]
-    cutflow = {"all": len(events)}
-    mask = ak.num(jets) >= 2
-    cutflow["two_jets"] = int(ak.sum(mask))
-    jets, events = jets[mask], events[mask]
-    mask = jets.pt[:, 0] > selection.leading_pt_min
-    cutflow["leading_pt"] = int(ak.sum(mask))
-    jets, events = jets[mask], events[mask]
+def skim_jets(jets: FatJets, selection: Selection, source: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Select dijet events and build the feature table and cutflow (flat numpy throughout)."""
+    cols = jets.columns
+    event = np.repeat(np.arange(jets.n_events), jets.counts)
+    usable = np.abs(cols["eta"]) < selection.jet_eta_max
+    event = event[usable]
+    order = np.lexsort((-cols["pt"][usable], event))  # by event, then decreasing pT
+    cols = {k: v[usable][order] for k, v in cols.items()}
+    counts = np.bincount(event, minlength=jets.n_events)
+    first = np.cumsum(counts) - counts
+    dijet = counts >= 2
+    cutflow = {"all": jets.n_events, "two_jets": int(dijet.sum())}
+    lead = {k: v[first[dijet]] for k, v in cols.items()}
+    sub = {k: v[first[dijet] + 1] for k, v in cols.items()}
+    passed = lead["pt"] > selection.leading_pt_min
+    cutflow["leading_pt"] = int(passed.sum())
     if selection.delta_eta_max is not None:
-        mask = np.abs(jets.eta[:, 0] - jets.eta[:, 1]) < selection.delta_eta_max
-        cutflow["delta_eta"] = int(ak.sum(mask))
-        jets, events = jets[mask], events[mask]
-    lead = {k: ak.to_numpy(jets[k][:, 0]).astype(np.float64) for k in ("pt", "eta", "phi", "mass", "tau1", "tau2", "tau3")}
-    sub = {k: ak.to_numpy(jets[k][:, 1]).astype(np.float64) for k in lead}
-    table = dijet_features(lead, sub)
-    fields = events.fields
-    table["is_signal"] = (ak.to_numpy(events.Truth.isSignal).astype(np.int8) if "Truth" in fields
-                          else np.full(len(table), -1, dtype=np.int8))  # -1: no truth (data)
-    table["weight"] = ak.to_numpy(events.genWeight).astype(np.float64) if "genWeight" in fields else 1.0
+        passed &= np.abs(lead["eta"] - sub["eta"]) < selection.delta_eta_max
+        cutflow["delta_eta"] = int(passed.sum())
+    table = dijet_features({k: v[passed] for k, v in lead.items()}, {k: v[passed] for k, v in sub.items()})
+    rows = np.flatnonzero(dijet)[passed]
+    truth = jets.event_columns.get("Truth_isSignal")
+    table["is_signal"] = truth[rows].astype(np.int8) if truth is not None else np.int8(-1)  # -1: no truth (data)
+    weight = jets.event_columns.get("genWeight")
+    table["weight"] = weight[rows].astype(np.float64) if weight is not None else 1.0
     check_finite(table, source)
     return table, cutflow
 
@@ -114,7 +115,8 @@ def skim_files(paths: Sequence[str | Path], selection: Selection, *, tree: str =
         raise BumpfoldInputError(f"dataset {dataset!r}: no input files")
     tables, total = [], {}
     for path in paths:
-        table, cutflow = skim_events(open_events(path, tree), selection, str(path))
+        jets = read_fatjets(path, tree, optional=("Truth_isSignal", "genWeight"))
+        table, cutflow = skim_jets(jets, selection, str(path))
         tables.append(table)
         for k, v in cutflow.items():
             total[k] = total.get(k, 0) + v

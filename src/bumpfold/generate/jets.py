@@ -24,15 +24,29 @@ class JetConfig:
     sd_zcut: float = 0.1
 
 
-def cluster(px, py, pz, e, offsets: NDArray[np.int64], config: JetConfig) -> ak.Array:
-    """Anti-kT jets per event, pT-ordered, with soft-drop mass, tau1..4 and multiplicity.
+@dataclass
+class FoundJets:
+    """Anti-kT jets in acceptance, flat over a batch, before substructure."""
 
-    Inputs are flat particle arrays [GeV] with per-event ``offsets``. Returns a jagged
-    record array with the fields of ``JET_FIELDS``.
+    kinematics: dict[str, NDArray[np.float64]]  # pt, eta, phi, mass [GeV]
+    event_of: NDArray[np.int64]
+    constituents: ak.Array  # one list of (px, py, pz, E) per jet
+    n_events: int
+
+    def leading_pt(self) -> NDArray[np.float64]:
+        """Highest jet pT per event [GeV], 0 where an event has no jet."""
+        lead = np.zeros(self.n_events)
+        np.maximum.at(lead, self.event_of, self.kinematics["pt"])
+        return lead
+
+
+def find_jets(px, py, pz, e, offsets: NDArray[np.int64], config: JetConfig) -> FoundJets:
+    """Anti-kT jets per event (fastjet) above ``config.pt_min`` within ``config.eta_max``.
+
+    Inputs are flat particle arrays [GeV] with per-event ``offsets``.
     """
     import fastjet
 
-    n_events = len(offsets) - 1
     particles = ak.Array(
         ak.contents.ListOffsetArray(
             ak.index.Index64(offsets),
@@ -42,39 +56,42 @@ def cluster(px, py, pz, e, offsets: NDArray[np.int64], config: JetConfig) -> ak.
             ),
         )
     )
-    jet_def = fastjet.JetDefinition(fastjet.antikt_algorithm, config.radius)
-    sequence = fastjet.ClusterSequence(particles, jet_def)
+    sequence = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, config.radius))
     jets = sequence.inclusive_jets(min_pt=config.pt_min)
     constituents = sequence.constituents(min_pt=config.pt_min)
 
     jpx, jpy, jpz, je = (ak.to_numpy(ak.flatten(jets[f])) for f in ("px", "py", "pz", "E"))
     pt = np.hypot(jpx, jpy)
     eta = np.arcsinh(np.divide(jpz, pt, out=np.zeros_like(pt), where=pt > 0))
-    phi = np.arctan2(jpy, jpx)
-    mass = np.sqrt(np.maximum(je**2 - jpx**2 - jpy**2 - jpz**2, 0.0))
-    counts = ak.to_numpy(ak.num(jets))
-    event_of = np.repeat(np.arange(n_events), counts)
-
     keep = np.abs(eta) < config.eta_max
-    cons = ak.flatten(constituents, axis=1)[keep]
+    kinematics = {
+        "pt": pt[keep], "eta": eta[keep], "phi": np.arctan2(jpy, jpx)[keep],
+        "mass": np.sqrt(np.maximum(je**2 - jpx**2 - jpy**2 - jpz**2, 0.0))[keep],
+    }
+    n_events = len(offsets) - 1
+    event_of = np.repeat(np.arange(n_events), ak.to_numpy(ak.num(jets)))[keep]
+    return FoundJets(kinematics, event_of, ak.flatten(constituents, axis=1)[keep], n_events)
+
+
+def with_substructure(jets: FoundJets, events: NDArray[np.bool_], config: JetConfig) -> ak.Array:
+    """The jets of the selected ``events``, pT-ordered, with soft-drop mass, tau1..4 and
+    multiplicity: a jagged record array (one list per selected event) of ``JET_FIELDS``.
+    Substructure is computed only for these jets: it is the costly part."""
+    chosen = events[jets.event_of]
+    cons = jets.constituents[chosen]
     n_cons = ak.to_numpy(ak.num(cons))
     flat = ak.flatten(cons)
     p4 = np.stack([ak.to_numpy(flat[f]) for f in ("px", "py", "pz", "E")], axis=1)
-    cons_offsets = np.concatenate([[0], np.cumsum(n_cons)])
-    msd, taus = jet_substructure(
-        p4, cons_offsets, r0=config.radius, sd_beta=config.sd_beta, sd_zcut=config.sd_zcut
-    )
-
-    columns = {
-        "pt": pt[keep], "eta": eta[keep], "phi": phi[keep], "mass": mass[keep], "msoftdrop": msd,
-        "tau1": taus[:, 0], "tau2": taus[:, 1], "tau3": taus[:, 2], "tau4": taus[:, 3],
-        "nConstituents": n_cons.astype(np.int32),
-    }
-    event_of = event_of[keep]
-    # pT order within each event: sort by (event, -pt)
+    msd, taus = jet_substructure(p4, np.concatenate([[0], np.cumsum(n_cons)]), r0=config.radius,
+                                 sd_beta=config.sd_beta, sd_zcut=config.sd_zcut)
+    columns = {k: v[chosen] for k, v in jets.kinematics.items()}
+    columns.update({"msoftdrop": msd, "tau1": taus[:, 0], "tau2": taus[:, 1], "tau3": taus[:, 2],
+                    "tau4": taus[:, 3], "nConstituents": n_cons.astype(np.int32)})
+    # renumber events among the selected ones, then order by (event, -pT)
+    event_of = (np.cumsum(events) - 1)[jets.event_of[chosen]]
     order = np.lexsort((-columns["pt"], event_of))
-    jet_counts = np.bincount(event_of, minlength=n_events)
-    return ak.unflatten(ak.zip({k: v[order] for k, v in columns.items()}), jet_counts)
+    counts = np.bincount(event_of, minlength=int(events.sum()))
+    return ak.unflatten(ak.zip({k: columns[k][order] for k in JET_FIELDS}), counts)
 
 
 def match_index(reco: ak.Array, gen: ak.Array, max_dr: float) -> ak.Array:

@@ -14,7 +14,7 @@ import awkward as ak
 import numpy as np
 
 from bumpfold.generate.detector import DetectorModel, simulate
-from bumpfold.generate.jets import JetConfig, cluster, match_index
+from bumpfold.generate.jets import JetConfig, find_jets, match_index, with_substructure
 from bumpfold.generate.pythia import PythiaGenerator, ProcessSpec
 from bumpfold.io.atomic import atomic_path
 from bumpfold.io.nanoaod import write_tree
@@ -94,12 +94,14 @@ def _process_batch(generator: PythiaGenerator, n: int, rng: np.random.Generator,
                    config: ProductionConfig) -> dict[str, ak.Array]:
     particles = generator.batch(n)
     candidates = simulate(particles, config.detector, rng)
-    gen = cluster(particles.px, particles.py, particles.pz, particles.e, particles.offsets, config.jets)
-    reco = cluster(candidates.px, candidates.py, candidates.pz, candidates.e, candidates.offsets, config.jets)
-    reco = ak.with_field(reco, match_index(reco, gen, config.match_dr), "genJetAK8Idx")
+    gen = find_jets(particles.px, particles.py, particles.pz, particles.e, particles.offsets, config.jets)
+    reco = find_jets(candidates.px, candidates.py, candidates.pz, candidates.e, candidates.offsets, config.jets)
     lead = config.leading_jet_pt_min
-    passes = (ak.fill_none(ak.max(gen.pt, axis=1), 0.0) > lead) | (ak.fill_none(ak.max(reco.pt, axis=1), 0.0) > lead)
-    return {"FatJet": reco[passes], "GenJetAK8": gen[passes]}
+    passes = (gen.leading_pt() > lead) | (reco.leading_pt() > lead)
+    gen_jets = with_substructure(gen, passes, config.jets)
+    reco_jets = with_substructure(reco, passes, config.jets)
+    reco_jets = ak.with_field(reco_jets, match_index(reco_jets, gen_jets, config.match_dr), "genJetAK8Idx")
+    return {"FatJet": reco_jets, "GenJetAK8": gen_jets}
 
 
 def _write(output, events, spec: ProcessSpec, process_id: int, chunk: int,
