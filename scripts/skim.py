@@ -7,7 +7,7 @@ from bumpfold.skim import skim_files, write_table
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     table, cutflow = skim_files(
         list(snakemake.input),  # noqa: F821
-        selection(snakemake.params.config),  # noqa: F821
+        selection(snakemake.params.selection),  # noqa: F821
         tree=snakemake.params.tree,  # noqa: F821
         dataset=snakemake.wildcards.dataset,  # noqa: F821
     )

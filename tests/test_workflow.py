@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -75,6 +76,16 @@ def test_nothing_to_do_on_rerun(finished_run):
     result = _snakemake(workdir, config, "-n")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_changing_a_skim_cut_reruns_only_the_skim(finished_run):
+    workdir, config = finished_run
+    changed = {**config, "skim": {"leading_pt_min": 1300.0}}
+    result = _snakemake(workdir, changed, "-n")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-2000:]
+    assert re.search(r"^skim\s+\d+", out, re.M), out[-2000:]
+    assert not re.search(r"^generate\s+\d+", out, re.M), out[-2000:]
 
 
 def test_same_seed_same_tables(finished_run, tmp_path):

@@ -29,9 +29,10 @@ def _generate(args: argparse.Namespace) -> None:
     if args.process not in config["generation"]["processes"]:
         raise BumpfoldInputError(f"--process {args.process!r}: not in generation.processes "
                                  f"({', '.join(config['generation']['processes'])})")
-    summary = produce_chunk(process_spec(config, args.process), process_id=process_id(config, args.process),
-                            chunk=args.chunk, n_events=args.events, base_seed=config["seed"],
-                            config=production_config(config), output=args.output)
+    generation = config["generation"]
+    summary = produce_chunk(process_spec(args.process, generation["processes"][args.process]),
+                            process_id=process_id(config, args.process), chunk=args.chunk, n_events=args.events,
+                            base_seed=config["seed"], config=production_config(generation), output=args.output)
     print(json.dumps(summary.__dict__, indent=2))
 
 
@@ -39,7 +40,7 @@ def _skim(args: argparse.Namespace) -> None:
     from bumpfold.skim import skim_files, write_table
 
     config = _config(args.config)
-    table, cutflow = skim_files(args.files, selection(config), tree=args.tree, dataset=Path(args.output).stem)
+    table, cutflow = skim_files(args.files, selection(config["skim"]), tree=args.tree, dataset=Path(args.output).stem)
     cutflow_path = args.cutflow or str(Path(args.output).with_suffix(".cutflow.json"))
     write_table(table, cutflow, args.output, cutflow_path)
     print(json.dumps(cutflow["cutflow"]))

@@ -111,19 +111,20 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return validate_config(config)
 
 
-def production_config(config: dict[str, Any]) -> ProductionConfig:
-    gen = config["generation"]
+def production_config(generation: dict[str, Any]) -> ProductionConfig:
+    """From the ``generation`` section (its ``processes`` are not needed)."""
     return ProductionConfig(
-        sqrt_s=float(gen["sqrt_s"]), mpi=bool(gen["mpi"]),
-        leading_jet_pt_min=float(gen["leading_jet_pt_min"]), batch_size=int(gen["batch_size"]),
-        match_dr=float(gen["match_dr"]), jets=JetConfig(**gen["jets"]), detector=DetectorModel(**gen["detector"]),
+        sqrt_s=float(generation["sqrt_s"]), mpi=bool(generation["mpi"]),
+        leading_jet_pt_min=float(generation["leading_jet_pt_min"]), batch_size=int(generation["batch_size"]),
+        match_dr=float(generation["match_dr"]), jets=JetConfig(**generation["jets"]),
+        detector=DetectorModel(**generation["detector"]),
     )
 
 
-def process_spec(config: dict[str, Any], name: str) -> ProcessSpec:
-    proc = config["generation"]["processes"][name]
-    return ProcessSpec(name=name, kind=proc["kind"], pthat_min=float(proc["pthat_min"]),
-                       m_resonance=float(proc["m_resonance"]), m_x=float(proc["m_x"]), m_y=float(proc["m_y"]))
+def process_spec(name: str, process: dict[str, Any]) -> ProcessSpec:
+    """From one entry of ``generation.processes``."""
+    return ProcessSpec(name=name, kind=process["kind"], pthat_min=float(process["pthat_min"]),
+                       m_resonance=float(process["m_resonance"]), m_x=float(process["m_x"]), m_y=float(process["m_y"]))
 
 
 def process_id(config: dict[str, Any], name: str) -> int:
@@ -131,7 +132,7 @@ def process_id(config: dict[str, Any], name: str) -> int:
     return list(config["generation"]["processes"]).index(name)
 
 
-def selection(config: dict[str, Any]) -> Selection:
-    s = config["skim"]
-    return Selection(leading_pt_min=float(s["leading_pt_min"]), jet_eta_max=float(s["jet_eta_max"]),
-                     delta_eta_max=None if s["delta_eta_max"] is None else float(s["delta_eta_max"]))
+def selection(skim: dict[str, Any]) -> Selection:
+    """From the ``skim`` section."""
+    return Selection(leading_pt_min=float(skim["leading_pt_min"]), jet_eta_max=float(skim["jet_eta_max"]),
+                     delta_eta_max=None if skim["delta_eta_max"] is None else float(skim["delta_eta_max"]))

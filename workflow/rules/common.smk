@@ -17,6 +17,11 @@ wildcard_constraints:
     chunk=r"\d+",
 
 
+def generation_settings():
+    """The generation section without the process list (each job gets its own process)."""
+    return {k: v for k, v in config["generation"].items() if k != "processes"}
+
+
 def chunk_files(process):
     n = PROCESSES[process]["chunks"]
     return [f"results/samples/{process}/chunk{i}.root" for i in range(n)]

@@ -7,7 +7,11 @@ rule generate:
     benchmark:
         "benchmarks/generate/{process}_{chunk}.tsv"
     params:
-        config=config,
+        # only what the chunk depends on, so that editing e.g. a skim cut reruns no generation
+        seed=config["seed"],
+        generation=generation_settings(),
+        process=lambda wc: PROCESSES[wc.process],
+        process_id=lambda wc: list(PROCESSES).index(wc.process),
     threads: 1
     resources:
         mem_mb=2000,

@@ -10,7 +10,7 @@ rule skim:
     benchmark:
         "benchmarks/skim/{dataset}.tsv"
     params:
-        config=config,
+        selection=config["skim"],
         tree=lambda wc: DATASETS[wc.dataset].get("tree", "Events"),
     threads: 1
     resources:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from bumpfold.generate.pythia import FinalState
+from bumpfold.generate.pythia import FinalState, Particles
 
 PION_MASS = 0.13957  # GeV, the mass given to reconstructed tracks
 _ECAL_IDS = (11, 22)
@@ -52,18 +52,7 @@ class DetectorModel:
     hcal_threshold: float = 1.0
 
 
-@dataclass
-class Candidates:
-    """Reco-level candidates of a batch, flat, with per-event offsets (GeV)."""
-
-    px: NDArray[np.float64]
-    py: NDArray[np.float64]
-    pz: NDArray[np.float64]
-    e: NDArray[np.float64]
-    offsets: NDArray[np.int64]
-
-
-def simulate(particles: FinalState, model: DetectorModel, rng: np.random.Generator) -> Candidates:
+def simulate(particles: FinalState, model: DetectorModel, rng: np.random.Generator) -> Particles:
     """Turn particle-level final states into reco-level tracks and calorimeter cells."""
     n_events = particles.n_events
     event = np.repeat(np.arange(n_events), np.diff(particles.offsets))
@@ -90,7 +79,7 @@ def simulate(particles: FinalState, model: DetectorModel, rng: np.random.Generat
     offsets = np.zeros(n_events + 1, dtype=np.int64)
     np.cumsum(np.bincount(ev, minlength=n_events), out=offsets[1:])
     p4 = p4[order]
-    return Candidates(px=p4[:, 0], py=p4[:, 1], pz=p4[:, 2], e=p4[:, 3], offsets=offsets)
+    return Particles(px=p4[:, 0], py=p4[:, 1], pz=p4[:, 2], e=p4[:, 3], offsets=offsets)
 
 
 def _p4(pt, eta, phi, mass):

@@ -8,6 +8,7 @@ import awkward as ak
 import numpy as np
 from numpy.typing import NDArray
 
+from bumpfold.generate.pythia import Particles
 from bumpfold.generate.substructure import jet_substructure
 
 JET_FIELDS = ("pt", "eta", "phi", "mass", "msoftdrop", "tau1", "tau2", "tau3", "tau4", "nConstituents")
@@ -40,23 +41,21 @@ class FoundJets:
         return lead
 
 
-def find_jets(px, py, pz, e, offsets: NDArray[np.int64], config: JetConfig) -> FoundJets:
-    """Anti-kT jets per event (fastjet) above ``config.pt_min`` within ``config.eta_max``.
-
-    Inputs are flat particle arrays [GeV] with per-event ``offsets``.
-    """
+def find_jets(particles: Particles, config: JetConfig) -> FoundJets:
+    """Anti-kT jets per event (fastjet) above ``config.pt_min`` within ``config.eta_max``."""
     import fastjet
 
-    particles = ak.Array(
+    per_event = ak.Array(
         ak.contents.ListOffsetArray(
-            ak.index.Index64(offsets),
+            ak.index.Index64(particles.offsets),
             ak.contents.RecordArray(
-                [ak.contents.NumpyArray(np.ascontiguousarray(a, dtype=np.float64)) for a in (px, py, pz, e)],
+                [ak.contents.NumpyArray(np.ascontiguousarray(a, dtype=np.float64))
+                 for a in (particles.px, particles.py, particles.pz, particles.e)],
                 ["px", "py", "pz", "E"],
             ),
         )
     )
-    sequence = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, config.radius))
+    sequence = fastjet.ClusterSequence(per_event, fastjet.JetDefinition(fastjet.antikt_algorithm, config.radius))
     jets = sequence.inclusive_jets(min_pt=config.pt_min)
     constituents = sequence.constituents(min_pt=config.pt_min)
 
@@ -68,9 +67,8 @@ def find_jets(px, py, pz, e, offsets: NDArray[np.int64], config: JetConfig) -> F
         "pt": pt[keep], "eta": eta[keep], "phi": np.arctan2(jpy, jpx)[keep],
         "mass": np.sqrt(np.maximum(je**2 - jpx**2 - jpy**2 - jpz**2, 0.0))[keep],
     }
-    n_events = len(offsets) - 1
-    event_of = np.repeat(np.arange(n_events), ak.to_numpy(ak.num(jets)))[keep]
-    return FoundJets(kinematics, event_of, ak.flatten(constituents, axis=1)[keep], n_events)
+    event_of = np.repeat(np.arange(particles.n_events), ak.to_numpy(ak.num(jets)))[keep]
+    return FoundJets(kinematics, event_of, ak.flatten(constituents, axis=1)[keep], particles.n_events)
 
 
 def with_substructure(jets: FoundJets, events: NDArray[np.bool_], config: JetConfig) -> ak.Array:

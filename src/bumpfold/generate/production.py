@@ -94,8 +94,8 @@ def _process_batch(generator: PythiaGenerator, n: int, rng: np.random.Generator,
                    config: ProductionConfig) -> dict[str, ak.Array]:
     particles = generator.batch(n)
     candidates = simulate(particles, config.detector, rng)
-    gen = find_jets(particles.px, particles.py, particles.pz, particles.e, particles.offsets, config.jets)
-    reco = find_jets(candidates.px, candidates.py, candidates.pz, candidates.e, candidates.offsets, config.jets)
+    gen = find_jets(particles, config.jets)
+    reco = find_jets(candidates, config.jets)
     lead = config.leading_jet_pt_min
     passes = (gen.leading_pt() > lead) | (reco.leading_pt() > lead)
     gen_jets = with_substructure(gen, passes, config.jets)

@@ -75,20 +75,26 @@ def pythia_commands(spec: ProcessSpec, *, sqrt_s: float, mpi: bool, seed: int) -
 
 
 @dataclass
-class FinalState:
-    """Stable visible particles of a batch, flat, with per-event offsets (GeV)."""
+class Particles:
+    """Four-momenta of a batch of events, flat, with per-event ``offsets`` (GeV)."""
 
     px: NDArray[np.float64]
     py: NDArray[np.float64]
     pz: NDArray[np.float64]
     e: NDArray[np.float64]
-    pdg_id: NDArray[np.int32]
-    charge: NDArray[np.float64]
     offsets: NDArray[np.int64]
 
     @property
     def n_events(self) -> int:
         return len(self.offsets) - 1
+
+
+@dataclass(kw_only=True)
+class FinalState(Particles):
+    """Stable visible particles (no neutrinos) with their PDG id and charge."""
+
+    pdg_id: NDArray[np.int32]
+    charge: NDArray[np.float64]
 
 
 class PythiaGenerator:
