@@ -75,23 +75,24 @@ def produce_chunk(
     pieces: list[dict[str, ak.Array]] = []
     done = 0
     while done < n_events:
-        n = min(config.batch_size, n_events - done)
-        pieces.append(_process_batch(generator, n, rng, config))
-        done += n
+        piece, generated = _process_batch(generator, min(config.batch_size, n_events - done), rng, config)
+        pieces.append(piece)
+        done += generated  # nextBatch skips events Pythia failed on, so count what came back
         log.info("%s chunk %d: %d/%d events (%.0f ev/s)", spec.name, chunk, done, n_events,
                  done / (time.perf_counter() - start))
     events = {k: ak.concatenate([p[k] for p in pieces]) for k in pieces[0]}
     n_accepted = len(events["FatJet"])
     sigma, sigma_err = generator.cross_section_pb
-    summary = ChunkSummary(spec.name, chunk, seed, n_events, generator.n_tried, n_accepted, sigma, sigma_err,
+    summary = ChunkSummary(spec.name, chunk, seed, done, generator.n_tried, n_accepted, sigma, sigma_err,
                            time.perf_counter() - start)
     _write(output, events, spec, process_id, chunk, summary, config)
-    log.info("%s chunk %d: wrote %d of %d events to %s", spec.name, chunk, n_accepted, n_events, output)
+    log.info("%s chunk %d: wrote %d of %d events to %s", spec.name, chunk, n_accepted, done, output)
     return summary
 
 
 def _process_batch(generator: PythiaGenerator, n: int, rng: np.random.Generator,
-                   config: ProductionConfig) -> dict[str, ak.Array]:
+                   config: ProductionConfig) -> tuple[dict[str, ak.Array], int]:
+    """The jets of the kept events of one batch, and how many events Pythia returned."""
     particles = generator.batch(n)
     candidates = simulate(particles, config.detector, rng)
     gen = find_jets(particles, config.jets)
@@ -101,7 +102,7 @@ def _process_batch(generator: PythiaGenerator, n: int, rng: np.random.Generator,
     gen_jets = with_substructure(gen, passes, config.jets)
     reco_jets = with_substructure(reco, passes, config.jets)
     reco_jets = ak.with_field(reco_jets, match_index(reco_jets, gen_jets, config.match_dr), "genJetAK8Idx")
-    return {"FatJet": reco_jets, "GenJetAK8": gen_jets}
+    return {"FatJet": reco_jets, "GenJetAK8": gen_jets}, particles.n_events
 
 
 def _write(output, events, spec: ProcessSpec, process_id: int, chunk: int,

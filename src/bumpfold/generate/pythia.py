@@ -104,7 +104,6 @@ class PythiaGenerator:
         import pythia8mc
 
         self.spec = spec
-        self.seed = seed
         self._pythia = pythia8mc.Pythia("", False)
         for command in pythia_commands(spec, sqrt_s=sqrt_s, mpi=mpi, seed=seed):
             if not self._pythia.readString(command):
