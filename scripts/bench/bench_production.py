@@ -41,6 +41,7 @@ import uproot  # noqa: E402
 from bumpfold.generate.production import ProductionConfig, chunk_seed, produce_chunk  # noqa: E402
 from bumpfold.generate.pythia import ProcessSpec, PythiaGenerator  # noqa: E402
 from bumpfold.skim import Selection, skim_files  # noqa: E402
+from report import emit  # noqa: E402  (scripts/bench/report.py)
 
 SQRT_S = 13000.0
 BASE_SEED = 12345
@@ -301,13 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         skim = bench_skim(list(args.skim_files) if args.skim_files else gen["files"], args.repeats)
 
     report = markdown(gen, skim)
-    print()
-    print(report)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.output, "a") as f:
-            f.write(report + "\n")
-        print(f"appended to {args.output}")
+    emit(report, args.output)
     return 0
 
 

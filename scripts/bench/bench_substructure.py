@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 
 from bumpfold.generate.pythia import ProcessSpec, PythiaGenerator  # noqa: E402
 from bumpfold.generate.substructure import jet_substructure  # noqa: E402
+from report import emit  # noqa: E402  (scripts/bench/report.py)
 
 
 def jets_of(n_events: int) -> ak.Array:
@@ -78,10 +79,7 @@ def main() -> None:
         f"| ratio fjcontrib / numba | {med['fjcontrib'] / med['numba']:.1f} | |",
         "",
     ])
-    print(text)
-    if args.output:
-        with open(args.output, "a") as f:
-            f.write("\n" + text)
+    emit(text, args.output)
 
 
 if __name__ == "__main__":

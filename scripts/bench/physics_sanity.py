@@ -17,6 +17,7 @@ import awkward as ak
 import numpy as np
 import pandas as pd
 import uproot
+from report import emit  # noqa: E402  (scripts/bench/report.py)
 
 
 def mode(values, bins) -> float:
@@ -66,10 +67,7 @@ def main() -> None:
         f"| matched reco jets used | {heavy.sum()} | |",
     ]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.output:
-        with open(args.output, "a") as f:
-            f.write("\n" + text)
+    emit(text, args.output)
 
 
 if __name__ == "__main__":
