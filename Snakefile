@@ -6,6 +6,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/skim.smk"
 include: "workflow/rules/plots.smk"
+include: "workflow/rules/search.smk"
 
 
 rule all:

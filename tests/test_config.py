@@ -37,7 +37,8 @@ def test_a_grid_of_signal_models_is_expressible():
     procs = {"qcd": {"kind": "qcd"}}
     for m in (3000, 3500, 4000):
         procs[f"wprime_{m}"] = {"kind": "resonance", "m_resonance": float(m), "m_x": 500.0, "m_y": 100.0}
-    config = validate_config({"generation": {"processes": procs}, "datasets": {k: {"process": k} for k in procs}})
+    config = validate_config({"generation": {"processes": procs}, "datasets": {k: {"process": k} for k in procs},
+                              "search": {"signal": "wprime_3500"}})
     assert config["generation"]["processes"]["wprime_4000"]["chunks"] == 1  # default filled in
 
 
@@ -57,6 +58,9 @@ BAD = [
     ({"generation": {"processes": {"w": {"kind": "resonance", "m_resonance": 500.0}}}, "datasets": {"w": {"process": "w"}}},
      "m_x + m_y must be below m_resonance"),
     ({"generation": {"processes": {"qcd": {"kind": "gluino"}}}}, "'generation.processes.qcd.kind'"),
+    ({"search": {"signal": "zprime"}}, "'search.signal': dataset 'zprime' is not in datasets"),
+    ({"search": {"methods": ["cathode", "magic"]}}, "'search.methods.1': 'magic' is not one of"),
+    ({"search": {"injections": [-5]}}, "'search.injections.0': -5 is less than the minimum of 0"),
 ]
 
 

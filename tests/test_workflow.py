@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -69,6 +70,17 @@ def test_outputs_logs_and_benchmarks(finished_run):
     assert len(list((workdir / "logs" / "generate").glob("*.log"))) == n_chunks
     assert len(list((workdir / "benchmarks" / "generate").glob("*.tsv"))) == n_chunks
     assert "wrote" in (workdir / "logs" / "generate" / "qcd_0.log").read_text()
+    # the search: every method on every window and injection, with selections
+    rows = json.loads((workdir / "results" / "search" / "summary.json").read_text())["rows"]
+    search = config["search"]
+    assert {r["method"] for r in rows} == {"cathode", "cwola", "anode", "iad", "supervised"}
+    assert len(rows) == 5 * len(search["injections"])
+    for r in rows:
+        assert 0.0 <= r["auc"] <= 1.0 and r["max_sic"] >= 0.0 and r["n_sr_data"] > 0
+        assert 0.0 < r["closure_auc"] < 1.0
+    run = workdir / "results" / "search" / f"inj{search['injections'][0]}" / "sr3300_3700"
+    assert (run / "roc_sic.png").is_file() and (run / "flow.pt").is_file()
+    assert set(json.loads((run / "selection" / "cathode.json").read_text())["thresholds"]) == {"0.1", "0.02"}
 
 
 def test_nothing_to_do_on_rerun(finished_run):
@@ -97,6 +109,11 @@ def test_same_seed_same_tables(finished_run, tmp_path):
     for dataset in config["datasets"]:
         name = f"results/skim/{dataset}.parquet"
         assert _digest(workdir / name) == _digest(again / name)
+    # same seed, same anomaly scores and the same summary, on CPU
+    for name in ("results/search/inj150/sr3300_3700/scores/cathode.parquet",
+                 "results/search/inj150/sr3300_3700/scores/anode.parquet"):
+        assert _digest(workdir / name) == _digest(again / name)
+    assert (workdir / "results/search/summary.json").read_text() == (again / "results/search/summary.json").read_text()
 
 
 def test_bad_config_key_stops_before_any_job(tmp_path):
@@ -109,6 +126,16 @@ def test_bad_config_key_stops_before_any_job(tmp_path):
     assert not (workdir / "results").exists()
 
 
+def test_injection_larger_than_the_signal_fails_cleanly(finished_run, tmp_path):
+    workdir, config = finished_run
+    config = {**config, "search": {**config["search"], "injections": [100000]}}
+    result = _snakemake(workdir, config)
+    assert result.returncode != 0
+    log = (workdir / "logs" / "search_datasets" / "inj100000.log").read_text()
+    assert "injection of 100000 signal events is larger than the" in log
+    assert not (workdir / "results" / "search" / "inj100000").exists()
+
+
 def test_bad_input_file_fails_job_without_partial_output(tmp_path):
     workdir = _copy_workflow(tmp_path / "wf")
     bad = tmp_path / "corrupt.root"
@@ -116,6 +143,7 @@ def test_bad_input_file_fails_job_without_partial_output(tmp_path):
     config = _test_config(with_pfnano=False)
     config["generation"]["processes"] = {"qcd": {"kind": "qcd", "events_per_chunk": 20, "chunks": 1}}
     config["datasets"] = {"mine": {"files": [str(bad)]}}
+    config["search"] = {"enabled": False}
     result = _snakemake(workdir, config)
     assert result.returncode != 0
     log = (workdir / "logs" / "skim" / "mine.log").read_text()

@@ -85,6 +85,11 @@ def _check_values(config: dict[str, Any]) -> None:
         if proc["kind"] == "resonance" and proc["m_x"] + proc["m_y"] >= proc["m_resonance"]:
             raise BumpfoldInputError(
                 f"config key 'generation.processes.{name}': m_x + m_y must be below m_resonance")
+    search = config["search"]
+    for key in ("background", "signal") if search["enabled"] else ():
+        if search[key] not in config["datasets"]:
+            raise BumpfoldInputError(
+                f"config key 'search.{key}': dataset {search[key]!r} is not in datasets ({', '.join(config['datasets'])})")
     low, high = config["regions"]["mjj_range"]
     if not low < high:
         raise BumpfoldInputError(f"config key 'regions.mjj_range': low {low} must be below high {high}")

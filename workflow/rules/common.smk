@@ -2,6 +2,8 @@ import glob
 from pathlib import Path
 
 from bumpfold.config import validate_config
+from bumpfold.search.pipeline import step_seed
+from bumpfold.search.regions import windows_from_config
 
 # Validates against workflow/schemas/config.schema.yaml (the package's schema), fills
 # defaults, and checks what a schema cannot (SR inside the m_jj range, dataset -> process).
@@ -9,12 +11,17 @@ validate_config(config)
 
 PROCESSES = config["generation"]["processes"]
 DATASETS = config["datasets"]
+SEARCH = config["search"]
+WINDOWS = {w.name: w for w in windows_from_config(config["regions"])}
 
 
 wildcard_constraints:
     process="[A-Za-z][A-Za-z0-9_]*",
     dataset="[A-Za-z][A-Za-z0-9_]*",
     chunk=r"\d+",
+    injection=r"\d+",
+    window=r"sr\d+_\d+",
+    method="|".join(SEARCH["methods"]),
 
 
 def generation_settings():
@@ -41,9 +48,30 @@ def dataset_files(wildcards):
     return paths
 
 
+def score_inputs(wildcards):
+    """Every method reads the data sets; CATHODE also the SR samples, ANODE the SB flow."""
+    base = f"results/search/inj{wildcards.injection}/{wildcards.window}"
+    inputs = {"datasets": f"results/search/inj{wildcards.injection}/datasets.parquet"}
+    if wildcards.method == "cathode":
+        inputs["samples"] = f"{base}/samples.parquet"
+    if wildcards.method == "anode":
+        inputs["model"] = f"{base}/flow.pt"
+    return inputs
+
+
+def search_outputs():
+    if not SEARCH["enabled"]:
+        return []
+    return ["results/search/summary.json"] + [
+        f"results/search/inj{i}/{w}/selection/{m}.parquet"
+        for i in SEARCH["injections"] for w in WINDOWS for m in SEARCH["methods"]
+    ]
+
+
 def all_outputs():
     return (
         [f"results/skim/{d}.parquet" for d in DATASETS]
         + [f"results/skim/{d}.cutflow.json" for d in DATASETS]
         + ["results/plots/control.png"]
+        + search_outputs()
     )

@@ -46,6 +46,7 @@ def _model(settings: ClassifierSettings, seed: int):
 @dataclass
 class FoldScores:
     data: NDArray[np.float64]  # out-of-fold score of every data event
+    reference: NDArray[np.float64]  # out-of-fold score of every reference event
     others: list[NDArray[np.float64]]  # mean score of all fold classifiers, per extra set
 
 
@@ -63,15 +64,19 @@ def kfold_scores(data: NDArray[np.float64], reference: NDArray[np.float64], *, d
         if counts.min() < 5:
             raise BumpfoldInputError(f"{name}: too few events to train ({len(arr)} in {k} folds)")
     oof = np.zeros(len(data))
+    oof_ref = np.zeros(len(reference))
     others = [np.zeros(len(x)) for x in score_also]
     for fold in range(k):
         train_d, train_r = data[data_folds != fold], reference[reference_folds != fold]
         x = np.concatenate([train_d, train_r])
         y = np.r_[np.ones(len(train_d)), np.zeros(len(train_r))]
         for member in range(settings.n_ensemble):
-            model = _model(settings, seed=settings.seed * 1000 + fold * 100 + member).fit(x, y)
+            seed = int(np.random.SeedSequence([settings.seed, fold, member]).generate_state(1)[0])
+            model = _model(settings, seed=seed).fit(x, y)
             oof[data_folds == fold] += model.predict_proba(data[data_folds == fold])[:, 1] / settings.n_ensemble
+            oof_ref[reference_folds == fold] += (model.predict_proba(reference[reference_folds == fold])[:, 1]
+                                                 / settings.n_ensemble)
             for out, extra in zip(others, score_also):
                 out += model.predict_proba(extra)[:, 1] / (settings.n_ensemble * k)
         log.info("classifier fold %d/%d trained (%d data, %d reference)", fold + 1, k, len(train_d), len(train_r))
-    return FoldScores(data=oof, others=others)
+    return FoldScores(data=oof, reference=oof_ref, others=others)

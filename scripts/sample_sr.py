@@ -1,0 +1,9 @@
+"""Snakemake glue for rule sample_sr."""
+
+from bumpfold.logs import job_logging
+from bumpfold.search.pipeline import sample_window, window_data
+
+with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
+    p = snakemake.params  # noqa: F821
+    wd = window_data(snakemake.input.datasets, p.window, p.search)  # noqa: F821
+    sample_window(wd, snakemake.input.model, p.search, p.seed, snakemake.output[0])  # noqa: F821

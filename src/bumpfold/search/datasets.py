@@ -1,0 +1,56 @@
+"""The analysed data set with an injected signal, and the labelled sets that judge it.
+
+From a background (QCD) and a signal feature table, seeded:
+* background events are split into ``data`` (the pseudo-data), ``test`` (labelled test
+  background) and ``ideal`` (an independent background sample, for the idealised anomaly
+  detector and the supervised classifier), by the configured fractions;
+* signal events are split into ``test`` (labelled test signal), ``data`` (the
+  ``n_injected`` events added to the pseudo-data) and ``signal_mc`` (the rest: signal
+  simulation for the supervised classifier).
+Truth labels travel along in ``is_signal`` for evaluation only; the methods that use
+data (CATHODE, CWoLa, ANODE) never read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bumpfold.errors import BumpfoldInputError
+
+ROLES = ("data", "test", "ideal", "signal_mc")
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    data_fraction: float = 0.6
+    test_fraction: float = 0.2  # the rest of the background is the ideal sample
+    signal_test_fraction: float = 0.5
+
+
+def build_datasets(background: pd.DataFrame, signal: pd.DataFrame, *, n_injected: int,
+                   split: SplitSettings, seed: int) -> pd.DataFrame:
+    """One table of all events with a ``role`` column (see the module docstring)."""
+    if n_injected < 0:
+        raise BumpfoldInputError(f"injection must be >= 0 signal events, got {n_injected}")
+    if not (0 < split.data_fraction and split.data_fraction + split.test_fraction < 1):
+        raise BumpfoldInputError("search split: data_fraction + test_fraction must be below 1")
+    rng = np.random.default_rng(seed)
+    bkg = background.iloc[rng.permutation(len(background))].reset_index(drop=True)
+    n_data = int(split.data_fraction * len(bkg))
+    n_test = int(split.test_fraction * len(bkg))
+    bkg_role = np.array(["data"] * n_data + ["test"] * n_test + ["ideal"] * (len(bkg) - n_data - n_test))
+    sig = signal.iloc[rng.permutation(len(signal))].reset_index(drop=True)
+    n_sig_test = int(split.signal_test_fraction * len(sig))
+    available = len(sig) - n_sig_test
+    if n_injected > available:
+        raise BumpfoldInputError(
+            f"injection of {n_injected} signal events is larger than the {available} signal events available "
+            f"(of {len(sig)}, {n_sig_test} are kept for the test set): generate more signal or inject less")
+    sig_role = np.array(["test"] * n_sig_test + ["data"] * n_injected + ["signal_mc"] * (available - n_injected))
+    table = pd.concat([bkg.assign(role=bkg_role, is_signal=0), sig.assign(role=sig_role, is_signal=1)],
+                      ignore_index=True)
+    table["is_signal"] = table["is_signal"].astype(np.int8)
+    return table

@@ -1,0 +1,111 @@
+"""Search steps on synthetic feature tables: data sets, windows, methods, selection."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bumpfold.config import validate_config
+from bumpfold.errors import BumpfoldInputError
+from bumpfold.search import pipeline
+from bumpfold.search.datasets import SplitSettings, build_datasets
+from bumpfold.search.regions import Window
+from bumpfold.skim import COLUMNS
+
+WINDOW = Window(3300.0, 3700.0, 2800.0, 5500.0)
+
+
+def _table(n: int, *, signal: bool, seed: int) -> pd.DataFrame:
+    """Background: falling m_jj, broad features; signal: a 3.5 TeV bump with 100/400 GeV jets."""
+    rng = np.random.default_rng(seed)
+    table = pd.DataFrame({c: np.zeros(n) for c in COLUMNS})
+    if signal:
+        table["mjj"] = rng.normal(3500, 120, n)
+        table["mj_low"], table["delta_mj"] = rng.normal(100, 10, n), rng.normal(400, 30, n)
+        table["tau21_low"], table["tau21_high"] = rng.normal(0.3, 0.08, n), rng.normal(0.25, 0.08, n)
+    else:
+        table["mjj"] = 2800 + rng.exponential(700, n)
+        table["mj_low"], table["delta_mj"] = rng.gamma(3, 40, n), rng.gamma(2, 80, n)
+        table["tau21_low"], table["tau21_high"] = rng.uniform(0.2, 1.0, n), rng.uniform(0.1, 0.9, n)
+    table["is_signal"] = np.int8(signal)
+    table["weight"] = 1.0
+    return table
+
+
+@pytest.fixture(scope="module")
+def search_config():
+    config = validate_config({"search": {"n_folds": 3, "min_events": 50, "device": "cpu", "oversampling": 2.0,
+                                         "flow": {"transforms": 2, "hidden": [32, 32], "epochs": 15, "n_best": 3},
+                                         "classifier": {"n_ensemble": 1, "max_iter": 60}}})
+    return config["search"]
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synthetic")
+    _table(30000, signal=False, seed=1).to_parquet(out / "bkg.parquet")
+    _table(3000, signal=True, seed=2).to_parquet(out / "sig.parquet")
+    return out
+
+
+def test_datasets_roles_and_injection(tables, search_config, tmp_path):
+    table = pipeline.make_datasets(tables / "bkg.parquet", tables / "sig.parquet", n_injected=400,
+                                   search=search_config, seed=3, output=tmp_path / "d.parquet")
+    counts = table.groupby(["role", "is_signal"]).size().to_dict()
+    assert counts[("data", 1)] == 400 and counts[("test", 1)] == 1500 and counts[("signal_mc", 1)] == 1100
+    assert counts[("data", 0)] == 18000 and counts[("test", 0)] == 6000 and counts[("ideal", 0)] == 6000
+    again = pipeline.make_datasets(tables / "bkg.parquet", tables / "sig.parquet", n_injected=400,
+                                   search=search_config, seed=3, output=tmp_path / "e.parquet")
+    pd.testing.assert_frame_equal(table, again)
+
+
+def test_injection_larger_than_the_signal_available(tables, search_config, tmp_path):
+    with pytest.raises(BumpfoldInputError, match="injection of 2000 signal events is larger than the 1500"):
+        pipeline.make_datasets(tables / "bkg.parquet", tables / "sig.parquet", n_injected=2000,
+                               search=search_config, seed=3, output=tmp_path / "d.parquet")
+    assert not (tmp_path / "d.parquet").exists()
+    with pytest.raises(BumpfoldInputError, match="must be >= 0"):
+        build_datasets(pd.DataFrame(), pd.DataFrame(), n_injected=-1, split=SplitSettings(), seed=0)
+
+
+def test_window_with_too_few_events(tables, search_config, tmp_path):
+    small = tmp_path / "small.parquet"
+    pd.read_parquet(tables / "bkg.parquet").head(200).to_parquet(small)
+    pipeline.make_datasets(small, tables / "sig.parquet", n_injected=0, search=search_config, seed=1,
+                           output=tmp_path / "d.parquet")
+    with pytest.raises(BumpfoldInputError, match=r"window sr3300_3700: \d+ SB and \d+ SR data events; at least 50"):
+        pipeline.window_data(tmp_path / "d.parquet", WINDOW, search_config)
+
+
+def test_cathode_finds_the_injected_bump_and_the_steps_write_their_outputs(tables, search_config, tmp_path):
+    pipeline.make_datasets(tables / "bkg.parquet", tables / "sig.parquet", n_injected=600, search=search_config,
+                           seed=5, output=tmp_path / "d.parquet")
+    wd = pipeline.window_data(tmp_path / "d.parquet", WINDOW, search_config)
+    pipeline.train_flow(wd, search_config, 6, model=tmp_path / "flow.pt", closure=tmp_path / "closure.json")
+    closure = json.loads((tmp_path / "closure.json").read_text())
+    assert 0.4 < closure["closure_auc"] < 0.65  # the flow models the sidebands
+    pipeline.sample_window(wd, tmp_path / "flow.pt", search_config, 7, tmp_path / "samples.parquet")
+    assert len(pd.read_parquet(tmp_path / "samples.parquet")) == 2 * len(wd.sr("data"))
+    tables_by_method = {}
+    for method in ("cathode", "iad"):
+        tables_by_method[method] = pipeline.score_method(method, wd, search_config, 8,
+                                                         output=tmp_path / f"{method}.parquet",
+                                                         samples_path=tmp_path / "samples.parquet")
+    metrics = pipeline.evaluate(tables_by_method, window=WINDOW.name, injection=600,
+                                closure=tmp_path / "closure.json", output=tmp_path / "metrics.json")
+    assert metrics["methods"]["cathode"]["max_sic"] > 2.0
+    assert metrics["methods"]["iad"]["max_sic"] > 2.0
+    assert metrics["methods"]["cathode"]["n_signal_sr_true"] > 300
+    pipeline.select_top(tables_by_method["cathode"], [0.1, 0.01], output=tmp_path / "sel.parquet",
+                        thresholds=tmp_path / "sel.json")
+    selected = pd.read_parquet(tmp_path / "sel.parquet")
+    n_data = len(wd.sr("data"))
+    assert len(selected) == pytest.approx(0.1 * n_data, abs=2)
+    assert (selected.efficiency == 0.01).sum() == pytest.approx(0.01 * n_data, abs=2)
+    assert selected.is_signal.mean() > wd.sr("data").is_signal.mean() * 2  # the selection enriches signal
+    with pytest.raises(BumpfoldInputError, match="method 'magic'"):
+        pipeline.score_method("magic", wd, search_config, 1, output=tmp_path / "x.parquet")
+    assert not (tmp_path / "x.parquet").exists()

@@ -1,0 +1,171 @@
+# Anomaly search: per injection and SR window, the sideband flow, SR samples, the scores
+# of every method, the top-efficiency selections, and the evaluation on the test set.
+SEARCH_DIR = "results/search/inj{injection}/{window}"
+
+
+rule search_datasets:
+    """Pseudo-data with the injected signal, the labelled test set, the idealised background."""
+    input:
+        background=f"results/skim/{SEARCH['background']}.parquet",
+        signal=f"results/skim/{SEARCH['signal']}.parquet",
+    output:
+        "results/search/inj{injection}/datasets.parquet",
+    log:
+        "logs/search_datasets/inj{injection}.log",
+    benchmark:
+        "benchmarks/search_datasets/inj{injection}.tsv"
+    params:
+        search=SEARCH,
+        seed=lambda wc: step_seed(config["seed"], "datasets", wc.injection),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/search_datasets.py"
+
+
+rule train_flow:
+    """Conditional flow p(x | m_jj) on the sideband data, and its closure test."""
+    input:
+        datasets="results/search/inj{injection}/datasets.parquet",
+    output:
+        model=f"{SEARCH_DIR}/flow.pt",
+        closure=f"{SEARCH_DIR}/closure.json",
+    log:
+        "logs/train_flow/inj{injection}_{window}.log",
+    benchmark:
+        "benchmarks/train_flow/inj{injection}_{window}.tsv"
+    params:
+        search=SEARCH,
+        window=lambda wc: WINDOWS[wc.window],
+        seed=lambda wc: step_seed(config["seed"], "flow", wc.injection, wc.window),
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/train_flow.py"
+
+
+rule sample_sr:
+    """Background samples in the SR: m_jj from a KDE of the SR data, features from the flow."""
+    input:
+        datasets="results/search/inj{injection}/datasets.parquet",
+        model=f"{SEARCH_DIR}/flow.pt",
+    output:
+        f"{SEARCH_DIR}/samples.parquet",
+    log:
+        "logs/sample_sr/inj{injection}_{window}.log",
+    benchmark:
+        "benchmarks/sample_sr/inj{injection}_{window}.tsv"
+    params:
+        search=SEARCH,
+        window=lambda wc: WINDOWS[wc.window],
+        seed=lambda wc: step_seed(config["seed"], "samples", wc.injection, wc.window),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/sample_sr.py"
+
+
+rule score:
+    """Anomaly scores of one method for the SR data (out of fold) and the SR test set."""
+    input:
+        unpack(score_inputs),
+    output:
+        f"{SEARCH_DIR}/scores/{{method}}.parquet",
+    log:
+        "logs/score/inj{injection}_{window}_{method}.log",
+    benchmark:
+        "benchmarks/score/inj{injection}_{window}_{method}.tsv"
+    params:
+        search=SEARCH,
+        window=lambda wc: WINDOWS[wc.window],
+        seed=lambda wc: step_seed(config["seed"], "score", wc.injection, wc.window, wc.method),
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/score.py"
+
+
+rule select:
+    """The most anomalous SR data events at each configured efficiency."""
+    input:
+        f"{SEARCH_DIR}/scores/{{method}}.parquet",
+    output:
+        selected=f"{SEARCH_DIR}/selection/{{method}}.parquet",
+        thresholds=f"{SEARCH_DIR}/selection/{{method}}.json",
+    log:
+        "logs/select/inj{injection}_{window}_{method}.log",
+    benchmark:
+        "benchmarks/select/inj{injection}_{window}_{method}.tsv"
+    params:
+        efficiencies=SEARCH["efficiencies"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/select.py"
+
+
+rule evaluate_window:
+    """ROC and SIC of all methods on the window's labelled test set."""
+    input:
+        scores=expand(f"{SEARCH_DIR}/scores/{{method}}.parquet", method=SEARCH["methods"], allow_missing=True),
+        closure=f"{SEARCH_DIR}/closure.json",
+    output:
+        metrics=f"{SEARCH_DIR}/metrics.json",
+        plot=report(f"{SEARCH_DIR}/roc_sic.png", caption="../report/roc_sic.rst", category="Search"),
+    log:
+        "logs/evaluate_window/inj{injection}_{window}.log",
+    benchmark:
+        "benchmarks/evaluate_window/inj{injection}_{window}.tsv"
+    params:
+        methods=SEARCH["methods"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/evaluate_window.py"
+
+
+rule search_summary:
+    """Per method, window and injection: max SIC, SIC at eps_S = 0.2, AUC, sizes."""
+    input:
+        metrics=expand("results/search/inj{injection}/{window}/metrics.json",
+                       injection=SEARCH["injections"], window=list(WINDOWS)),
+    output:
+        summary="results/search/summary.json",
+        plot=report("results/search/sic_vs_injection.png", caption="../report/sic_vs_injection.rst",
+                    category="Search"),
+    log:
+        "logs/search_summary/summary.log",
+    benchmark:
+        "benchmarks/search_summary/summary.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/search_summary.py"
