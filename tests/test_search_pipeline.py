@@ -80,6 +80,14 @@ def test_window_with_too_few_events(tables, search_config, tmp_path):
         pipeline.window_data(tmp_path / "d.parquet", WINDOW, search_config)
 
 
+def test_closure_split_too_small(tables, search_config, tmp_path):
+    pipeline.make_datasets(tables / "bkg.parquet", tables / "sig.parquet", n_injected=0, search=search_config,
+                           seed=1, output=tmp_path / "d.parquet")
+    tiny = {**search_config, "closure_fraction": 0.001}
+    with pytest.raises(BumpfoldInputError, match="closure test would get about"):
+        pipeline.window_data(tmp_path / "d.parquet", WINDOW, tiny)
+
+
 def test_cathode_finds_the_injected_bump_and_the_steps_write_their_outputs(tables, search_config, tmp_path):
     pipeline.make_datasets(tables / "bkg.parquet", tables / "sig.parquet", n_injected=600, search=search_config,
                            seed=5, output=tmp_path / "d.parquet")

@@ -75,6 +75,11 @@ def window_data(datasets: str | Path, window: Window, search: dict[str, Any]) ->
         raise BumpfoldInputError(
             f"window {window.name}: {n_sb} SB and {n_sr} SR data events; at least {search['min_events']} of each "
             "are needed to train (search.min_events)")
+    n_closure = int(search["closure_fraction"] * n_sb)
+    if n_closure < 10 * search["n_folds"]:
+        raise BumpfoldInputError(
+            f"window {window.name}: the closure test would get about {n_closure} SB events for "
+            f"{search['n_folds']} folds; raise search.closure_fraction or use more events")
     return wd
 
 
