@@ -85,11 +85,12 @@ def test_flow_rejects_bad_input():
         ConditionalFlow(FlowSettings(kind="glow")).fit(*_toy(100, 3))
 
 
-def test_kfold_classifier_finds_an_anomaly_and_not_a_fake_one():
+@pytest.mark.parametrize("kind", ["hgb", "mlp"])
+def test_kfold_classifier_finds_an_anomaly_and_not_a_fake_one(kind):
     rng = np.random.default_rng(1)
     n = 3000
     data, reference = rng.normal(0, 1, (n, 3)), rng.normal(0, 1, (n, 3))
-    settings = ClassifierSettings(n_folds=3, n_ensemble=1, max_iter=50)
+    settings = ClassifierSettings(kind=kind, n_folds=3, n_ensemble=1, max_iter=50, mlp_epochs=8, device="cpu")
     folds = dict(data_folds=assign_folds(n, 3, 1), reference_folds=assign_folds(n, 3, 2))
     labels = np.zeros(n)
     null = kfold_scores(data, reference, settings=settings, **folds)
@@ -100,6 +101,9 @@ def test_kfold_classifier_finds_an_anomaly_and_not_a_fake_one():
     found = kfold_scores(data, reference, settings=settings, score_also=(test,), **folds)
     assert performance(found.data, labels).auc > 0.85
     assert found.others[0].shape == (500,) and np.all((found.others[0] >= 0) & (found.others[0] <= 1))
+    if kind == "mlp":  # same seed, same scores
+        again = kfold_scores(data, reference, settings=settings, score_also=(test,), **folds)
+        assert np.array_equal(again.data, found.data)
     with pytest.raises(BumpfoldInputError, match="too few events"):
         kfold_scores(data[:6], reference, settings=settings, data_folds=assign_folds(6, 3, 1),
                      reference_folds=folds["reference_folds"])

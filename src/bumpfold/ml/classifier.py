@@ -4,6 +4,8 @@ Every event of the first class ("data") is scored by classifiers that never saw 
 data are split into k folds; for fold i a classifier is trained on the other folds' data
 against the reference events of the other folds, and scores fold i. Each classifier is
 an ensemble of ``n_ensemble`` seeds (scores averaged); classes are weighted to balance.
+Two model families: HistGradientBoosting (strong and fast on CPU, Finke et al.
+2309.13111) and a PyTorch MLP with epoch ensembling (CATHODE's choice).
 Other events (a test set) get the average over all k classifiers.
 """
 
@@ -22,19 +24,97 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ClassifierSettings:
-    kind: str = "hgb"  # scikit-learn HistGradientBoosting
+    kind: str = "hgb"  # "hgb": scikit-learn HistGradientBoosting; "mlp": PyTorch MLP (CATHODE's)
     n_folds: int = 5
     n_ensemble: int = 5
-    max_iter: int = 200
-    learning_rate: float = 0.1
-    max_leaf_nodes: int = 31
-    early_stopping: bool = True
+    max_iter: int = 200  # hgb: boosting iterations
+    learning_rate: float = 0.1  # hgb
+    max_leaf_nodes: int = 31  # hgb
+    early_stopping: bool = True  # hgb
+    mlp_hidden: tuple[int, ...] = (64, 64, 64)
+    mlp_epochs: int = 30
+    mlp_batch_size: int = 128
+    mlp_learning_rate: float = 1e-3
+    mlp_best_epochs: int = 5  # predictions averaged over the epochs with the lowest validation loss
+    device: str = "auto"
     seed: int = 0
 
 
+class EpochEnsembleMLP:
+    """A PyTorch MLP with balanced class weights; like CATHODE's classifier, its prediction
+    averages the models of the ``best_epochs`` epochs with the lowest validation loss.
+    Inputs are standardised with the training set's mean and spread."""
+
+    def __init__(self, settings: ClassifierSettings, seed: int) -> None:
+        self.settings = settings
+        self.seed = seed
+        self.members: list = []
+        self.mean = self.std = None
+
+    def _net(self, n_in: int):
+        import torch
+
+        layers, width = [], n_in
+        for h in self.settings.mlp_hidden:
+            layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+            width = h
+        return torch.nn.Sequential(*layers, torch.nn.Linear(width, 1))
+
+    def fit(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> EpochEnsembleMLP:
+        import copy
+
+        import torch
+
+        from bumpfold.ml.device import resolve_device
+
+        s = self.settings
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        device = resolve_device(s.device)
+        self.mean, self.std = x.mean(axis=0), np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
+        xt = torch.as_tensor((x - self.mean) / self.std, dtype=torch.float32)
+        yt = torch.as_tensor(y, dtype=torch.float32)
+        weight = torch.as_tensor(np.where(y == 1, len(y) / (2 * y.sum()), len(y) / (2 * (len(y) - y.sum()))),
+                                 dtype=torch.float32)
+        order = rng.permutation(len(x))
+        val, train = order[: len(x) // 5], order[len(x) // 5:]
+        net = self._net(x.shape[1]).to(device)
+        optimiser = torch.optim.Adam(net.parameters(), lr=s.mlp_learning_rate)
+        loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
+        snapshots = []
+        for _ in range(s.mlp_epochs):
+            net.train()
+            perm = train[rng.permutation(len(train))]
+            for start in range(0, len(perm), s.mlp_batch_size):
+                idx = perm[start:start + s.mlp_batch_size]
+                out = net(xt[idx].to(device)).squeeze(1)
+                loss = (loss_fn(out, yt[idx].to(device)) * weight[idx].to(device)).mean()
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+            net.eval()
+            with torch.no_grad():
+                out = net(xt[val].to(device)).squeeze(1)
+                val_loss = float((loss_fn(out, yt[val].to(device)) * weight[val].to(device)).mean())
+            snapshots = sorted(snapshots + [(val_loss, copy.deepcopy(net).cpu())], key=lambda t: t[0])
+            snapshots = snapshots[: s.mlp_best_epochs]
+        self.members = [m for _, m in snapshots]
+        return self
+
+    def predict_proba(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        import torch
+
+        xt = torch.as_tensor((x - self.mean) / self.std, dtype=torch.float32)
+        with torch.no_grad():
+            p = np.mean([torch.sigmoid(m(xt).squeeze(1)).double().numpy() for m in self.members], axis=0)
+        return np.c_[1.0 - p, p]
+
+
 def _model(settings: ClassifierSettings, seed: int):
+    if settings.kind == "mlp":
+        return EpochEnsembleMLP(settings, seed)
     if settings.kind != "hgb":
-        raise BumpfoldInputError(f"classifier kind {settings.kind!r}: only 'hgb' is available")
+        raise BumpfoldInputError(f"classifier kind {settings.kind!r}: use 'hgb' or 'mlp'")
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     return HistGradientBoostingClassifier(

@@ -44,7 +44,10 @@ def classifier_settings(search: dict[str, Any], seed: int) -> ClassifierSettings
     c = search["classifier"]
     return ClassifierSettings(kind=c["kind"], n_folds=search["n_folds"], n_ensemble=c["n_ensemble"],
                               max_iter=c["max_iter"], learning_rate=c["learning_rate"],
-                              max_leaf_nodes=c["max_leaf_nodes"], seed=seed)
+                              max_leaf_nodes=c["max_leaf_nodes"], mlp_hidden=tuple(c["mlp_hidden"]),
+                              mlp_epochs=c["mlp_epochs"], mlp_batch_size=c["mlp_batch_size"],
+                              mlp_learning_rate=c["mlp_learning_rate"], mlp_best_epochs=c["mlp_best_epochs"],
+                              device=search["device"], seed=seed)
 
 
 def _write_parquet(table: pd.DataFrame, path: str | Path) -> None:
