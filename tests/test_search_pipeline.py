@@ -71,6 +71,16 @@ def test_injection_larger_than_the_signal_available(tables, search_config, tmp_p
         build_datasets(pd.DataFrame(), pd.DataFrame(), n_injected=-1, split=SplitSettings(), seed=0)
 
 
+@pytest.mark.parametrize("column", ["tau21_low", "mjj"])
+def test_all_nan_feature_is_named(tables, search_config, tmp_path, column):
+    broken = tmp_path / "broken.parquet"
+    pd.read_parquet(tables / "bkg.parquet").assign(**{column: np.nan}).to_parquet(broken)
+    with pytest.raises(BumpfoldInputError, match=rf"broken\.parquet: feature '{column}' has 30000 NaN/inf"):
+        pipeline.make_datasets(broken, tables / "sig.parquet", n_injected=10, search=search_config, seed=1,
+                               output=tmp_path / "d.parquet")
+    assert not (tmp_path / "d.parquet").exists()
+
+
 def test_window_with_too_few_events(tables, search_config, tmp_path):
     small = tmp_path / "small.parquet"
     pd.read_parquet(tables / "bkg.parquet").head(200).to_parquet(small)

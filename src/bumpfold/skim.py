@@ -71,9 +71,9 @@ def dijet_features(j1: dict[str, np.ndarray], j2: dict[str, np.ndarray]) -> pd.D
     })
 
 
-def check_finite(table: pd.DataFrame, source: str) -> None:
-    """Stop on NaN/inf in any feature, naming the column and how many rows."""
-    for col in FEATURES:
+def check_finite(table: pd.DataFrame, source: str, columns: Sequence[str] = FEATURES) -> None:
+    """Stop on NaN/inf in any of ``columns``, naming the column and how many rows."""
+    for col in columns:
         bad = ~np.isfinite(table[col].to_numpy(dtype=np.float64))
         if bad.any():
             raise BumpfoldInputError(f"{source}: feature {col!r} has {int(bad.sum())} NaN/inf value(s)")

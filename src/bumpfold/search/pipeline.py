@@ -24,6 +24,7 @@ from bumpfold.search.datasets import SplitSettings, build_datasets
 from bumpfold.search.metrics import performance
 from bumpfold.search.regions import Window, assign_folds
 from bumpfold.search.sampling import sample_sr
+from bumpfold.skim import check_finite
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,15 @@ def _write_json(payload: Any, path: str | Path) -> None:
 def make_datasets(background: str | Path, signal: str | Path, *, n_injected: int, search: dict[str, Any],
                   seed: int, output: str | Path) -> pd.DataFrame:
     s = search["split"]
-    table = build_datasets(pd.read_parquet(background), pd.read_parquet(signal), n_injected=n_injected,
+    tables = {}
+    for path in (background, signal):
+        table = pd.read_parquet(path)
+        missing = [f for f in [*search["features"], "mjj"] if f not in table.columns]
+        if missing:
+            raise BumpfoldInputError(f"{path}: no column(s) {', '.join(missing)} (search.features)")
+        check_finite(table, str(path), [*search["features"], "mjj"])
+        tables[path] = table
+    table = build_datasets(tables[background], tables[signal], n_injected=n_injected,
                            split=SplitSettings(s["data_fraction"], s["test_fraction"], s["signal_test_fraction"]),
                            seed=seed)
     _write_parquet(table, output)
