@@ -98,6 +98,11 @@ def test_changing_a_skim_cut_reruns_only_the_skim(finished_run):
     assert result.returncode == 0, out[-2000:]
     assert re.search(r"^skim\s+\d+", out, re.M), out[-2000:]
     assert not re.search(r"^generate\s+\d+", out, re.M), out[-2000:]
+    # a search key reruns only the steps that read it
+    changed = {**config, "search": {**config["search"], "oversampling": 3.0}}
+    out = _snakemake(workdir, changed, "-n").stdout
+    assert re.search(r"^sample_sr\s+\d+", out, re.M), out[-2000:]
+    assert not re.search(r"^(train_flow|search_datasets|generate|skim)\s+\d+", out, re.M), out[-2000:]
 
 
 def test_same_seed_same_tables(finished_run, tmp_path):

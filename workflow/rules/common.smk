@@ -2,7 +2,7 @@ import glob
 from pathlib import Path
 
 from bumpfold.config import validate_config
-from bumpfold.search.pipeline import step_seed
+from bumpfold.seeds import step_seed
 from bumpfold.search.regions import windows_from_config
 
 # Validates against workflow/schemas/config.schema.yaml (the package's schema), fills
@@ -46,6 +46,21 @@ def dataset_files(wildcards):
             raise ValueError(f"datasets.{wildcards.dataset}.files: {pattern!r} matches no file")
         paths.extend(matched)
     return paths
+
+
+# The search keys each step reads: a rule gets only these as params, so that changing e.g.
+# the oversampling does not retrain the flows.
+WINDOW_KEYS = ("features", "min_events", "closure_fraction", "n_folds")
+SEARCH_KEYS = {
+    "datasets": ("features", "split"),
+    "flow": WINDOW_KEYS + ("flow", "classifier", "device"),
+    "samples": WINDOW_KEYS + ("oversampling",),
+    "score": WINDOW_KEYS + ("flow", "classifier", "device", "cwola_sideband_width"),
+}
+
+
+def search_params(step):
+    return {key: SEARCH[key] for key in SEARCH_KEYS[step]}
 
 
 def score_inputs(wildcards):

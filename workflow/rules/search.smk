@@ -15,7 +15,7 @@ rule search_datasets:
     benchmark:
         "benchmarks/search_datasets/inj{injection}.tsv"
     params:
-        search=SEARCH,
+        search=search_params("datasets"),
         seed=lambda wc: step_seed(config["seed"], "datasets", wc.injection),
     threads: 1
     resources:
@@ -39,7 +39,7 @@ rule train_flow:
     benchmark:
         "benchmarks/train_flow/inj{injection}_{window}.tsv"
     params:
-        search=SEARCH,
+        search=search_params("flow"),
         window=lambda wc: WINDOWS[wc.window],
         seed=lambda wc: step_seed(config["seed"], "flow", wc.injection, wc.window),
     threads: 1
@@ -64,7 +64,7 @@ rule sample_sr:
     benchmark:
         "benchmarks/sample_sr/inj{injection}_{window}.tsv"
     params:
-        search=SEARCH,
+        search=search_params("samples"),
         window=lambda wc: WINDOWS[wc.window],
         seed=lambda wc: step_seed(config["seed"], "samples", wc.injection, wc.window),
     threads: 1
@@ -88,7 +88,7 @@ rule score:
     benchmark:
         "benchmarks/score/inj{injection}_{window}_{method}.tsv"
     params:
-        search=SEARCH,
+        search=search_params("score"),
         window=lambda wc: WINDOWS[wc.window],
         seed=lambda wc: step_seed(config["seed"], "score", wc.injection, wc.window, wc.method),
     threads: 1

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,6 @@ from bumpfold.search.sampling import sample_sr
 from bumpfold.skim import check_finite
 
 log = logging.getLogger(__name__)
-
-
-def step_seed(base: int, *parts: object) -> int:
-    """A seed for one step, derived from the config seed and the wildcards."""
-    return zlib.crc32("/".join(map(str, (base, *parts))).encode()) % (2**31)
 
 
 def flow_settings(search: dict[str, Any], seed: int) -> FlowSettings:
