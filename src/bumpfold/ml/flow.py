@@ -8,7 +8,6 @@ validation loss, and an ensemble of the ``n_best`` epochs with the lowest valida
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -188,6 +187,3 @@ class ConditionalFlow:
             member.load_state_dict(state)
             flow.members.append(member.eval())
         return flow
-
-    def describe(self) -> str:
-        return json.dumps({"settings": asdict(self.settings), "best_epochs": self.history.best_epochs})

@@ -43,8 +43,7 @@ class WindowData:
     features: Sequence[str]
 
     def _rows(self, role: str, region) -> pd.DataFrame:
-        rows = self.table[(self.table.role == role).to_numpy() & region(self.table.mjj.to_numpy())]
-        return rows
+        return self.table[(self.table.role == role).to_numpy() & region(self.table.mjj.to_numpy())]
 
     def sr(self, role: str) -> pd.DataFrame:
         return self._rows(role, self.window.in_sr)
