@@ -7,6 +7,7 @@ include: "workflow/rules/generate.smk"
 include: "workflow/rules/skim.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/search.smk"
+include: "workflow/rules/bumphunt.smk"
 
 
 rule all:

@@ -4,7 +4,7 @@ import pandas as pd
 
 from bumpfold.logs import job_logging
 from bumpfold.plotting.search import plot_roc_sic
-from bumpfold.search.pipeline import evaluate
+from bumpfold.search.results import evaluate
 
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     w = snakemake.wildcards  # noqa: F821

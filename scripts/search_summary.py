@@ -2,7 +2,7 @@
 
 from bumpfold.logs import job_logging
 from bumpfold.plotting.search import plot_sic_vs_injection
-from bumpfold.search.pipeline import summarize
+from bumpfold.search.results import summarize
 
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     rows = summarize(list(snakemake.input.metrics), snakemake.output.summary)  # noqa: F821

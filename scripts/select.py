@@ -3,7 +3,7 @@
 import pandas as pd
 
 from bumpfold.logs import job_logging
-from bumpfold.search.pipeline import select_top
+from bumpfold.search.results import select_top
 
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     select_top(pd.read_parquet(snakemake.input[0]), snakemake.params.efficiencies,  # noqa: F821

@@ -61,6 +61,14 @@ BAD = [
     ({"search": {"signal": "zprime"}}, "'search.signal': dataset 'zprime' is not in datasets"),
     ({"search": {"methods": ["cathode", "magic"]}}, "'search.methods.1': 'magic' is not one of"),
     ({"search": {"injections": [-5]}}, "'search.injections.0': -5 is less than the minimum of 0"),
+    ({"bumphunt": {"signal_models": ["qcd"]}}, "'bumphunt.signal_models': 'qcd' is not a dataset of a generated resonance"),
+    ({"bumphunt": {"signal_models": ["zprime_2000"]}}, "'zprime_2000' is not a dataset of a generated resonance"),
+    ({"bumphunt": {"methods": ["anode"]}}, "'bumphunt.methods.0': 'anode' is not one of"),
+    ({"search": {"methods": ["iad"]}, "bumphunt": {"methods": ["cathode"]}},
+     "'bumphunt.methods': cathode not in search.methods"),
+    ({"bumphunt": {"bin_width": 150.0}}, "150 GeV bins from 2800 GeV do not have an edge at 3300 GeV"),
+    ({"bumphunt": {"fit": {"min_params": 4, "max_params": 3}}}, "min_params must not exceed max_params"),
+    ({"search": {"comparison_windows": [[3000.0, 3400.0]]}}, "[3000.0, 3400.0] is not one of regions.signal_regions"),
 ]
 
 

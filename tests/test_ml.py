@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
 from bumpfold.errors import BumpfoldInputError
-from bumpfold.ml.classifier import ClassifierSettings, kfold_scores
+from bumpfold.ml.classifier import ClassifierSettings, fold_model_scores, kfold_scores
 from bumpfold.ml.flow import ConditionalFlow, FlowSettings
 from bumpfold.ml.preprocessing import LogitScaler
 from bumpfold.search.metrics import performance
@@ -107,3 +109,10 @@ def test_kfold_classifier_finds_an_anomaly_and_not_a_fake_one(kind):
     with pytest.raises(BumpfoldInputError, match="too few events"):
         kfold_scores(data[:6], reference, settings=settings, data_folds=assign_folds(6, 3, 1),
                      reference_folds=folds["reference_folds"])
+    # the saved fold models rescore the data: fold by fold, they give the out-of-fold scores
+    # back; pickled and reloaded they are the same models
+    rescored = fold_model_scores(pickle.loads(pickle.dumps(found.models)), data, folds["data_folds"])
+    np.testing.assert_allclose(rescored, found.data, rtol=1e-6)
+    assert len(found.models) == 3 and all(len(m) == 1 for m in found.models)
+    with pytest.raises(BumpfoldInputError, match="fold labels"):
+        fold_model_scores(found.models, data, folds["data_folds"][:10])

@@ -10,7 +10,7 @@ import pytest
 
 from bumpfold.config import validate_config
 from bumpfold.errors import BumpfoldInputError
-from bumpfold.search import pipeline
+from bumpfold.search import pipeline, results
 from bumpfold.search.datasets import SplitSettings, build_datasets
 from bumpfold.search.regions import Window
 from bumpfold.skim import COLUMNS
@@ -112,12 +112,12 @@ def test_cathode_finds_the_injected_bump_and_the_steps_write_their_outputs(table
         tables_by_method[method] = pipeline.score_method(method, wd, search_config, 8,
                                                          output=tmp_path / f"{method}.parquet",
                                                          samples_path=tmp_path / "samples.parquet")
-    metrics = pipeline.evaluate(tables_by_method, window=WINDOW.name, injection=600,
+    metrics = results.evaluate(tables_by_method, window=WINDOW.name, injection=600,
                                 closure=tmp_path / "closure.json", output=tmp_path / "metrics.json")
     assert metrics["methods"]["cathode"]["max_sic"] > 2.0
     assert metrics["methods"]["iad"]["max_sic"] > 2.0
     assert metrics["methods"]["cathode"]["n_signal_sr_true"] > 300
-    pipeline.select_top(tables_by_method["cathode"], [0.1, 0.01], output=tmp_path / "sel.parquet",
+    results.select_top(tables_by_method["cathode"], [0.1, 0.01], output=tmp_path / "sel.parquet",
                         thresholds=tmp_path / "sel.json")
     selected = pd.read_parquet(tmp_path / "sel.parquet")
     n_data = len(wd.sr("data"))

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pyhf
 import pytest
 import yaml
 
@@ -81,6 +82,24 @@ def test_outputs_logs_and_benchmarks(finished_run):
     run = workdir / "results" / "search" / f"inj{search['injections'][0]}" / "sr3300_3700"
     assert (run / "roc_sic.png").is_file() and (run / "flow.pt").is_file()
     assert set(json.loads((run / "selection" / "cathode.json").read_text())["thresholds"]) == {"0.1", "0.02"}
+    # the bump hunt: CATHODE selections and the inclusive spectrum, numbers or a stated failure
+    bumphunt = workdir / "results" / "bumphunt"
+    rows = json.loads((bumphunt / "summary.json").read_text())["rows"]
+    assert {r["selection"] for r in rows} == {"cathode", "inclusive"}
+    assert {r["efficiency"] for r in rows} == {"0.1", "0.02", "1"}
+    for r in rows:
+        assert (r["status"] == "ok" and r["limit_obs_fb"] > 0) or (
+            r["status"].startswith("failed: ") and "limit_obs_fb" not in r), r
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert any(r["selection"] == "inclusive" for r in ok) and any(r["selection"] == "cathode" for r in ok)
+    assert all(r["luminosity_fb"] > 0 and r["limit_exp_fb"] == sorted(r["limit_exp_fb"]) for r in ok)
+    for r in ok:
+        ws = bumphunt / f"inj{r['injection']}" / r["window"] / "workspaces" / r["selection"]
+        spec = json.loads((ws / f"eff{r['efficiency']}_{r['signal_model']}.json").read_text())
+        assert pyhf.Workspace(spec).model().config.poi_name == "mu"
+    assert "| 150 | wprime_3500_500_100 | sr3300_3700 |" in (bumphunt / "limits.md").read_text()
+    for name in ("limits.png", "significance.png", "inj150/sr3300_3700/cathode.png"):
+        assert (bumphunt / name).stat().st_size > 10_000
 
 
 def test_nothing_to_do_on_rerun(finished_run):

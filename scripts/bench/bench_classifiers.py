@@ -20,7 +20,7 @@ from pathlib import Path
 from report import emit  # scripts/bench/report.py
 
 from bumpfold.config import load_config
-from bumpfold.search import pipeline
+from bumpfold.search import pipeline, results
 from bumpfold.search.regions import windows_from_config
 
 
@@ -47,7 +47,7 @@ def main() -> None:
                     table = pipeline.score_method(method, wd, search, 11, output=Path(tmp) / "s.parquet",
                                                   samples_path=run / window.name / "samples.parquet")
                     seconds = time.perf_counter() - start
-                    m = pipeline.evaluate({method: table}, window=window.name, injection=injection,
+                    m = results.evaluate({method: table}, window=window.name, injection=injection,
                                           closure=run / window.name / "closure.json",
                                           output=Path(tmp) / "m.json")["methods"][method]
                     lines.append(f"| {injection} | {method} | {kind} | {m['max_sic']:.2f} | {m['sic_at_0p2']:.2f} "

@@ -20,7 +20,7 @@ from pathlib import Path
 from report import emit  # scripts/bench/report.py
 
 from bumpfold.config import load_config
-from bumpfold.search import pipeline
+from bumpfold.search import pipeline, results
 from bumpfold.search.regions import windows_from_config
 
 
@@ -50,7 +50,7 @@ def main() -> None:
             pipeline.sample_window(wd, t / "flow.pt", search, 22, t / "samples.parquet")
             scores = pipeline.score_method("cathode", wd, search, 23, output=t / "s.parquet",
                                            samples_path=t / "samples.parquet")
-            m = pipeline.evaluate({"cathode": scores}, window=window.name, injection=args.injection,
+            m = results.evaluate({"cathode": scores}, window=window.name, injection=args.injection,
                                   closure=t / "closure.json", output=t / "m.json")
             c = m["methods"]["cathode"]
             lines.append(f"| {kind} | {len(flow.history.val_loss)} | {seconds:.0f} | "

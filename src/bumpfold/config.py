@@ -100,6 +100,39 @@ def _check_values(config: dict[str, Any]) -> None:
             raise BumpfoldInputError(
                 f"config key 'regions.signal_regions[{i}]': SR [{sr_low}, {sr_high}] must lie inside "
                 f"regions.mjj_range [{low}, {high}] so that sidebands remain on both sides")
+    for sr in config["search"]["comparison_windows"] or []:
+        if list(sr) not in [list(w) for w in config["regions"]["signal_regions"]]:
+            raise BumpfoldInputError(
+                f"config key 'search.comparison_windows': {sr} is not one of regions.signal_regions")
+    _check_bumphunt(config)
+
+
+def _check_bumphunt(config: dict[str, Any]) -> None:
+    bumphunt = config["bumphunt"]
+    if not (bumphunt["enabled"] and config["search"]["enabled"]):
+        return
+    missing = [m for m in bumphunt["methods"] if m not in config["search"]["methods"]]
+    if missing:
+        raise BumpfoldInputError(f"config key 'bumphunt.methods': {', '.join(missing)} not in search.methods")
+    if not bumphunt["signal_models"]:
+        bumphunt["signal_models"] = [config["search"]["signal"]]
+    for name in bumphunt["signal_models"]:
+        process = config["datasets"].get(name, {}).get("process")
+        if process is None or config["generation"]["processes"][process]["kind"] != "resonance":
+            raise BumpfoldInputError(
+                f"config key 'bumphunt.signal_models': {name!r} is not a dataset of a generated resonance process "
+                "(limits need the generated-event count and the mass)")
+    fit = bumphunt["fit"]
+    if fit["min_params"] > fit["max_params"]:
+        raise BumpfoldInputError("config key 'bumphunt.fit': min_params must not exceed max_params")
+    low, high = config["regions"]["mjj_range"]
+    width = bumphunt["bin_width"]
+    for edge in [low, high] + [e for sr in config["regions"]["signal_regions"] for e in sr]:
+        steps = (edge - low) / width
+        if abs(steps - round(steps)) > 1e-6:
+            raise BumpfoldInputError(
+                f"config key 'bumphunt.bin_width': {width:g} GeV bins from {low:g} GeV do not have an edge at "
+                f"{edge:g} GeV (the m_jj range and every window edge must be bin edges)")
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.io.atomic import atomic_path
-from bumpfold.io.reading import FatJets, read_fatjets
+from bumpfold.io.reading import FatJets, read_fatjets, read_generator_info
 
 log = logging.getLogger(__name__)
 
@@ -113,18 +113,24 @@ def skim_files(paths: Sequence[str | Path], selection: Selection, *, tree: str =
     """Skim a list of NanoAOD files into one table; the cutflow sums over files."""
     if not paths:
         raise BumpfoldInputError(f"dataset {dataset!r}: no input files")
-    tables, total = [], {}
+    tables, total, generator = [], {}, []
     for path in paths:
         jets = read_fatjets(path, tree, optional=("Truth_isSignal", "genWeight"))
         table, cutflow = skim_jets(jets, selection, str(path))
         tables.append(table)
         for k, v in cutflow.items():
             total[k] = total.get(k, 0) + v
+        generator.append(read_generator_info(path))
         log.info("%s: %d -> %d events", path, cutflow["all"], len(table))
     table = pd.concat(tables, ignore_index=True)
     if len(table) == 0:
         raise BumpfoldInputError(f"dataset {dataset!r}: no events pass the selection (cutflow {total})")
-    return table, {"dataset": dataset, "files": [str(p) for p in paths], "cutflow": total}
+    summary = {"dataset": dataset, "files": [str(p) for p in paths], "cutflow": total}
+    if all(g is not None for g in generator):  # generated samples: what limits in fb need
+        n = sum(g["n_generated"] for g in generator)
+        summary["generator"] = {"n_generated": n, "cross_section_pb":
+                                sum(g["cross_section_pb"] * g["n_generated"] for g in generator) / n}
+    return table, summary
 
 
 def write_table(table: pd.DataFrame, cutflow: dict, table_path: str | Path, cutflow_path: str | Path) -> None:

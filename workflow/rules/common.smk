@@ -3,7 +3,7 @@ from pathlib import Path
 
 from bumpfold.config import validate_config
 from bumpfold.seeds import step_seed
-from bumpfold.search.regions import windows_from_config
+from bumpfold.search.regions import Window, windows_from_config
 
 # Validates against workflow/schemas/config.schema.yaml (the package's schema), fills
 # defaults, and checks what a schema cannot (SR inside the m_jj range, dataset -> process).
@@ -12,6 +12,8 @@ validate_config(config)
 PROCESSES = config["generation"]["processes"]
 DATASETS = config["datasets"]
 SEARCH = config["search"]
+BUMPHUNT = config["bumphunt"]
+BUMPHUNT_ON = SEARCH["enabled"] and BUMPHUNT["enabled"]
 WINDOWS = {w.name: w for w in windows_from_config(config["regions"])}
 
 
@@ -22,6 +24,7 @@ wildcard_constraints:
     injection=r"\d+",
     window=r"sr\d+_\d+",
     method="|".join(SEARCH["methods"]),
+    selection="|".join(BUMPHUNT["methods"] + ["inclusive"]),
 
 
 def generation_settings():
@@ -56,6 +59,7 @@ SEARCH_KEYS = {
     "flow": WINDOW_KEYS + ("flow", "classifier", "device"),
     "samples": WINDOW_KEYS + ("oversampling",),
     "score": WINDOW_KEYS + ("flow", "classifier", "device", "cwola_sideband_width"),
+    "bumphunt": ("features", "split"),
 }
 
 
@@ -74,12 +78,55 @@ def score_inputs(wildcards):
     return inputs
 
 
+def bumphunt_inputs(wildcards):
+    """The window's data sets; for a method's selection its scores, models and thresholds;
+    every signal model's skim and cutflow; the background cutflow (luminosity)."""
+    search_dir = f"results/search/inj{wildcards.injection}/{wildcards.window}"
+    inputs = {"datasets": f"results/search/inj{wildcards.injection}/datasets.parquet",
+              "background_cutflow": f"results/skim/{SEARCH['background']}.cutflow.json"}
+    if wildcards.selection != "inclusive":
+        inputs["scores"] = f"{search_dir}/scores/{wildcards.selection}.parquet"
+        inputs["models"] = f"{search_dir}/models/{wildcards.selection}.pkl"
+        inputs["thresholds"] = f"{search_dir}/selection/{wildcards.selection}.json"
+    for model in BUMPHUNT["signal_models"]:
+        inputs[f"signal_{model}"] = f"results/skim/{model}.parquet"
+        inputs[f"cutflow_{model}"] = f"results/skim/{model}.cutflow.json"
+    return inputs
+
+
+def signal_model_masses():
+    """Resonance mass of each signal model (validated to be a generated resonance)."""
+    if not BUMPHUNT_ON:
+        return {}
+    return {m: PROCESSES[DATASETS[m]["process"]]["m_resonance"] for m in BUMPHUNT["signal_models"]}
+
+
+def bumphunt_results():
+    return [f"results/bumphunt/inj{i}/{w}/{s}.json" for i in SEARCH["injections"] for w in WINDOWS
+            for s in BUMPHUNT["methods"] + ["inclusive"]]
+
+
+def bumphunt_outputs():
+    if not BUMPHUNT_ON:
+        return []
+    return ["results/bumphunt/summary.json", "results/bumphunt/limits.png", "results/bumphunt/significance.png"]
+
+
+def window_methods(window):
+    """Every search method in the comparison windows; elsewhere only what the bump hunt fits."""
+    compare = SEARCH["comparison_windows"]
+    if compare is None or window in {Window(*sr, *config["regions"]["mjj_range"]).name for sr in compare}:
+        return SEARCH["methods"]
+    needed = BUMPHUNT["methods"] if BUMPHUNT_ON else []
+    return [m for m in SEARCH["methods"] if m in needed] or SEARCH["methods"][:1]
+
+
 def search_outputs():
     if not SEARCH["enabled"]:
         return []
     return ["results/search/summary.json"] + [
         f"results/search/inj{i}/{w}/selection/{m}.parquet"
-        for i in SEARCH["injections"] for w in WINDOWS for m in SEARCH["methods"]
+        for i in SEARCH["injections"] for w in WINDOWS for m in window_methods(w)
     ]
 
 
@@ -89,4 +136,5 @@ def all_outputs():
         + [f"results/skim/{d}.cutflow.json" for d in DATASETS]
         + ["results/plots/control.png"]
         + search_outputs()
+        + bumphunt_outputs()
     )

@@ -82,7 +82,8 @@ rule score:
     input:
         unpack(score_inputs),
     output:
-        f"{SEARCH_DIR}/scores/{{method}}.parquet",
+        scores=f"{SEARCH_DIR}/scores/{{method}}.parquet",
+        models=f"{SEARCH_DIR}/models/{{method}}.pkl",
     log:
         "logs/score/inj{injection}_{window}_{method}.log",
     benchmark:
@@ -127,7 +128,8 @@ rule select:
 rule evaluate_window:
     """ROC and SIC of all methods on the window's labelled test set."""
     input:
-        scores=expand(f"{SEARCH_DIR}/scores/{{method}}.parquet", method=SEARCH["methods"], allow_missing=True),
+        scores=lambda wc: expand(f"results/search/inj{wc.injection}/{wc.window}/scores/{{method}}.parquet",
+                                 method=window_methods(wc.window)),
         closure=f"{SEARCH_DIR}/closure.json",
     output:
         metrics=f"{SEARCH_DIR}/metrics.json",
@@ -137,7 +139,7 @@ rule evaluate_window:
     benchmark:
         "benchmarks/evaluate_window/inj{injection}_{window}.tsv"
     params:
-        methods=SEARCH["methods"],
+        methods=lambda wc: window_methods(wc.window),
     threads: 1
     resources:
         mem_mb=2000,

@@ -19,3 +19,17 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_json(payload: object, path: str | os.PathLike[str]) -> None:
+    """Indented, key-sorted JSON, written atomically."""
+    import json
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def write_parquet(table, path: str | os.PathLike[str]) -> None:
+    """A pandas DataFrame as Parquet (no index), written atomically."""
+    with atomic_path(path) as tmp:
+        table.to_parquet(tmp, index=False)

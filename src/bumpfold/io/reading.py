@@ -67,3 +67,23 @@ def read_fatjets(path: str | Path, tree: str = "Events", *, optional: Sequence[s
                 f"{path}: tree {tree!r} is not NanoAOD-like (FatJet_{field} is not one list of nFatJet jets per event)")
         columns[field] = ak.to_numpy(ak.flatten(branch)).astype(np.float64)
     return FatJets(counts, columns, {b: ak.to_numpy(arrays[b]) for b in present})
+
+
+def read_generator_info(path: str | Path) -> dict[str, float] | None:
+    """Generated-event count and cross section from the ``Runs`` tree of a bumpfold
+    sample (``genEventCount``, ``crossSection_pb``), or None when the file has none (data)."""
+    import uproot
+
+    try:
+        with uproot.open(path) as file:
+            if "Runs" not in file:
+                return None
+            runs = file["Runs"]
+            if not {"genEventCount", "crossSection_pb"} <= set(runs.keys()):
+                return None
+            arrays = runs.arrays(["genEventCount", "crossSection_pb"], library="np")
+    except Exception as exc:
+        raise BumpfoldInputError(f"{path}: unreadable Runs tree ({one_line(exc)})") from exc
+    n = float(arrays["genEventCount"].sum())
+    sigma = float((arrays["crossSection_pb"] * arrays["genEventCount"]).sum() / n) if n > 0 else float("nan")
+    return {"n_generated": n, "cross_section_pb": sigma}

@@ -128,6 +128,21 @@ class FoldScores:
     data: NDArray[np.float64]  # out-of-fold score of every data event
     reference: NDArray[np.float64]  # out-of-fold score of every reference event
     others: list[NDArray[np.float64]]  # mean score of all fold classifiers, per extra set
+    models: list[list] | None = None  # the fitted ensemble members of each fold
+
+
+def fold_model_scores(models: list[list], x: NDArray[np.float64], folds: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Score each event with the ensemble of one fold (its entry in ``folds``), so that events
+    the classifiers never saw get scores distributed like out-of-fold scores; the mean of all
+    folds would be narrower and would shift a fixed score threshold."""
+    if len(x) != len(folds):
+        raise BumpfoldInputError(f"{len(x)} events but {len(folds)} fold labels")
+    scores = np.zeros(len(x))
+    for fold, members in enumerate(models):
+        rows = folds == fold
+        if rows.any():
+            scores[rows] = np.mean([m.predict_proba(x[rows])[:, 1] for m in members], axis=0)
+    return scores
 
 
 def kfold_scores(data: NDArray[np.float64], reference: NDArray[np.float64], *, data_folds: NDArray[np.int64],
@@ -146,17 +161,20 @@ def kfold_scores(data: NDArray[np.float64], reference: NDArray[np.float64], *, d
     oof = np.zeros(len(data))
     oof_ref = np.zeros(len(reference))
     others = [np.zeros(len(x)) for x in score_also]
+    models: list[list] = []
     for fold in range(k):
         train_d, train_r = data[data_folds != fold], reference[reference_folds != fold]
         x = np.concatenate([train_d, train_r])
         y = np.r_[np.ones(len(train_d)), np.zeros(len(train_r))]
+        models.append([])
         for member in range(settings.n_ensemble):
             seed = int(np.random.SeedSequence([settings.seed, fold, member]).generate_state(1)[0])
             model = _model(settings, seed=seed).fit(x, y)
+            models[-1].append(model)
             oof[data_folds == fold] += model.predict_proba(data[data_folds == fold])[:, 1] / settings.n_ensemble
             oof_ref[reference_folds == fold] += (model.predict_proba(reference[reference_folds == fold])[:, 1]
                                                  / settings.n_ensemble)
             for out, extra in zip(others, score_also):
                 out += model.predict_proba(extra)[:, 1] / (settings.n_ensemble * k)
         log.info("classifier fold %d/%d trained (%d data, %d reference)", fold + 1, k, len(train_d), len(train_r))
-    return FoldScores(data=oof, reference=oof_ref, others=others)
+    return FoldScores(data=oof, reference=oof_ref, others=others, models=models)

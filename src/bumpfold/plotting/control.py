@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import mplhep
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import mplhep  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from bumpfold.io.atomic import atomic_path  # noqa: E402
+from bumpfold.plotting.common import new_figure, save_figure
 
 PANELS = (
     ("mjj", r"$m_{jj}$ [GeV]", np.linspace(2000, 6000, 41)),
@@ -26,8 +22,7 @@ PANELS = (
 
 def plot_control(tables: dict[str, pd.DataFrame], output: str | Path) -> None:
     """One panel per observable, each dataset normalised to unit area."""
-    plt.style.use(mplhep.style.CMS)
-    fig, axes = plt.subplots(2, 3, figsize=(24, 14))
+    fig, axes = new_figure(2, 3, figsize=(24, 14))
     for ax, (column, label, bins) in zip(axes.flat, PANELS):
         for name, table in tables.items():
             values = table["mj_low"] + table["delta_mj"] if column == "mj_high" else table[column]
@@ -38,6 +33,4 @@ def plot_control(tables: dict[str, pd.DataFrame], output: str | Path) -> None:
         ax.set_ylabel("fraction of events")
         ax.legend(fontsize=14)
     fig.tight_layout()
-    with atomic_path(output) as tmp:
-        fig.savefig(tmp, format=Path(output).suffix.lstrip(".") or "png", dpi=80)
-    plt.close(fig)
+    save_figure(fig, output)

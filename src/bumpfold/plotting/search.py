@@ -4,27 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import mplhep  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from bumpfold.io.atomic import atomic_path  # noqa: E402
-from bumpfold.search.metrics import roc_curve  # noqa: E402
-
-
-def _save(fig, output: str | Path) -> None:
-    with atomic_path(output) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
+from bumpfold.plotting.common import new_figure, panel_row, save_figure
+from bumpfold.search.metrics import roc_curve
 
 
 def plot_roc_sic(score_tables: dict[str, pd.DataFrame], title: str, output: str | Path, *, min_background: int = 25) -> None:
-    plt.style.use(mplhep.style.CMS)
-    fig, (roc, sic) = plt.subplots(1, 2, figsize=(20, 9))
+    fig, (roc, sic) = new_figure(1, 2, figsize=(20, 9))
     for method, table in score_tables.items():
         test = table[table.set == "test"]
         eps_s, eps_b, n_bkg = roc_curve(test.score.to_numpy(), test.is_signal.to_numpy())
@@ -38,15 +26,14 @@ def plot_roc_sic(score_tables: dict[str, pd.DataFrame], title: str, output: str 
     for ax in (roc, sic):
         ax.legend(fontsize=16, title=title, title_fontsize=16)
     fig.tight_layout()
-    _save(fig, output)
+    save_figure(fig, output)
 
 
 def plot_sic_vs_injection(summary: list[dict], output: str | Path) -> None:
     """Max SIC per method against the true S/B in the SR data, one panel per window."""
-    plt.style.use(mplhep.style.CMS)
     windows = sorted({row["window"] for row in summary})
-    fig, axes = plt.subplots(1, len(windows), figsize=(10 * len(windows), 9), squeeze=False)
-    for ax, window in zip(axes[0], windows):
+    fig, axes = panel_row(len(windows), height=9)
+    for ax, window in zip(axes, windows):
         rows = sorted((r for r in summary if r["window"] == window), key=lambda r: r["s_over_b"])
         for method in sorted({r["method"] for r in rows}):
             pts = [(r["s_over_b"] * 100, r["max_sic"]) for r in rows if r["method"] == method]
@@ -55,4 +42,4 @@ def plot_sic_vs_injection(summary: list[dict], output: str | Path) -> None:
         ax.set(xlabel="S/B in the SR data [%]", ylabel="max SIC", title=window)
         ax.legend(fontsize=16)
     fig.tight_layout()
-    _save(fig, output)
+    save_figure(fig, output)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,8 +23,10 @@ from numpy.typing import NDArray
 
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.ml.classifier import ClassifierSettings, kfold_scores
-from bumpfold.ml.flow import ConditionalFlow, FlowSettings
 from bumpfold.search.regions import Window, assign_folds
+
+if TYPE_CHECKING:  # torch only where a flow is trained
+    from bumpfold.ml.flow import ConditionalFlow, FlowSettings
 
 METHODS = ("cathode", "cwola", "anode", "iad", "supervised")
 
@@ -32,6 +35,7 @@ METHODS = ("cathode", "cwola", "anode", "iad", "supervised")
 class MethodScores:
     data: NDArray[np.float64]  # SR data events, in the order of WindowData.sr("data")
     test: NDArray[np.float64]  # SR test events, in the order of WindowData.sr("test")
+    models: object = None  # what scores new events: fold classifiers, or ANODE's SR flow
 
 
 @dataclass
@@ -65,7 +69,8 @@ def _classify(wd: WindowData, data: pd.DataFrame | NDArray, reference: pd.DataFr
     result = kfold_scores(x_data, x_ref, data_folds=assign_folds(len(x_data), k, seed),
                           reference_folds=assign_folds(len(x_ref), k, seed + 1), settings=settings,
                           score_also=extra)
-    return MethodScores(data=result.others[1] if score_data_directly else result.data, test=result.others[0])
+    return MethodScores(data=result.others[1] if score_data_directly else result.data, test=result.others[0],
+                        models=result.models)
 
 
 def cathode(wd: WindowData, samples: NDArray[np.float64], settings: ClassifierSettings, seed: int) -> MethodScores:
@@ -94,6 +99,8 @@ def supervised(wd: WindowData, settings: ClassifierSettings, seed: int) -> Metho
 
 
 def anode(wd: WindowData, background_flow: ConditionalFlow, flow_settings: FlowSettings) -> MethodScores:
+    from bumpfold.ml.flow import ConditionalFlow
+
     data = wd.sr("data")
     sr_flow = ConditionalFlow(flow_settings).fit(wd.x(data), data.mjj.to_numpy())
 
@@ -101,4 +108,4 @@ def anode(wd: WindowData, background_flow: ConditionalFlow, flow_settings: FlowS
         x, m = wd.x(rows), rows.mjj.to_numpy()
         return sr_flow.log_prob(x, m) - background_flow.log_prob(x, m)
 
-    return MethodScores(data=ratio(data), test=ratio(wd.sr("test")))
+    return MethodScores(data=ratio(data), test=ratio(wd.sr("test")), models=sr_flow)

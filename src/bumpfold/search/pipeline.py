@@ -6,18 +6,17 @@ scripts stay glue and a notebook can run the same steps.
 
 from __future__ import annotations
 
-import json
 import logging
+import pickle
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from bumpfold.errors import BumpfoldInputError
-from bumpfold.io.atomic import atomic_path
+from bumpfold.io.atomic import atomic_path, write_json, write_parquet
 from bumpfold.ml.classifier import ClassifierSettings, kfold_scores
-from bumpfold.ml.flow import ConditionalFlow, FlowSettings
 from bumpfold.search import methods
 from bumpfold.search.datasets import SplitSettings, build_datasets
 from bumpfold.search.metrics import performance
@@ -25,10 +24,15 @@ from bumpfold.search.regions import Window, assign_folds
 from bumpfold.search.sampling import sample_sr
 from bumpfold.skim import check_finite
 
+if TYPE_CHECKING:  # torch is imported only by the steps that train or sample flows
+    from bumpfold.ml.flow import ConditionalFlow, FlowSettings
+
 log = logging.getLogger(__name__)
 
 
 def flow_settings(search: dict[str, Any], seed: int) -> FlowSettings:
+    from bumpfold.ml.flow import FlowSettings
+
     f = search["flow"]
     return FlowSettings(kind=f["kind"], transforms=f["transforms"], hidden=tuple(f["hidden"]), epochs=f["epochs"],
                         batch_size=f["batch_size"], learning_rate=f["learning_rate"], patience=f["patience"],
@@ -45,16 +49,6 @@ def classifier_settings(search: dict[str, Any], seed: int) -> ClassifierSettings
                               device=search["device"], seed=seed)
 
 
-def _write_parquet(table: pd.DataFrame, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        table.to_parquet(tmp, index=False)
-
-
-def _write_json(payload: Any, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-
-
 def make_datasets(background: str | Path, signal: str | Path, *, n_injected: int, search: dict[str, Any],
                   seed: int, output: str | Path) -> pd.DataFrame:
     s = search["split"]
@@ -69,7 +63,7 @@ def make_datasets(background: str | Path, signal: str | Path, *, n_injected: int
     table = build_datasets(tables[background], tables[signal], n_injected=n_injected,
                            split=SplitSettings(s["data_fraction"], s["test_fraction"], s["signal_test_fraction"]),
                            seed=seed)
-    _write_parquet(table, output)
+    write_parquet(table, output)
     return table
 
 
@@ -93,6 +87,8 @@ def train_flow(wd: methods.WindowData, search: dict[str, Any], seed: int, *, mod
                closure: str | Path) -> ConditionalFlow:
     """Train the sideband flow on SB data, less a held-out part for the closure test:
     a classifier of flow samples vs. held-out SB data should find nothing (AUC ~ 0.5)."""
+    from bumpfold.ml.flow import ConditionalFlow
+
     sb = wd.sb("data")
     held_out = np.random.default_rng(seed).random(len(sb)) < search["closure_fraction"]
     train = sb[~held_out]
@@ -104,7 +100,7 @@ def train_flow(wd: methods.WindowData, search: dict[str, Any], seed: int, *, mod
                           reference_folds=assign_folds(len(samples), settings.n_folds, seed + 1), settings=settings)
     perf = performance(np.r_[scores.data, scores.reference], np.r_[np.ones(len(check)), np.zeros(len(samples))])
     flow.save(model)
-    _write_json({"window": wd.window.name, "closure_auc": perf.auc, "n_sb_train": int(len(train)),
+    write_json({"window": wd.window.name, "closure_auc": perf.auc, "n_sb_train": int(len(train)),
                  "n_sb_closure": int(len(check)), "best_epochs": flow.history.best_epochs,
                  "train_loss": flow.history.train_loss, "val_loss": flow.history.val_loss}, closure)
     log.info("window %s: closure AUC %.3f (flow samples vs held-out SB data)", wd.window.name, perf.auc)
@@ -113,16 +109,20 @@ def train_flow(wd: methods.WindowData, search: dict[str, Any], seed: int, *, mod
 
 def sample_window(wd: methods.WindowData, flow_path: str | Path, search: dict[str, Any], seed: int,
                   output: str | Path) -> pd.DataFrame:
+    from bumpfold.ml.flow import ConditionalFlow
+
     x, m = sample_sr(ConditionalFlow.load(flow_path), wd.sr("data").mjj.to_numpy(), wd.window,
                      oversampling=search["oversampling"], seed=seed)
     table = pd.DataFrame(x, columns=list(wd.features)).assign(mjj=m)
-    _write_parquet(table, output)
+    write_parquet(table, output)
     return table
 
 
 def score_method(method: str, wd: methods.WindowData, search: dict[str, Any], seed: int, *, output: str | Path,
-                 flow_path: str | Path | None = None, samples_path: str | Path | None = None) -> pd.DataFrame:
-    """Scores of SR data and SR test events for one method; written with their truth labels."""
+                 models_path: str | Path | None = None, flow_path: str | Path | None = None,
+                 samples_path: str | Path | None = None) -> pd.DataFrame:
+    """Scores of SR data and SR test events for one method, written with their truth labels;
+    with ``models_path``, the trained models too (pickled), to score other events later."""
     settings = classifier_settings(search, seed)
     if method == "cathode":
         result = methods.cathode(wd, wd.x(pd.read_parquet(samples_path)), settings, seed)
@@ -133,6 +133,8 @@ def score_method(method: str, wd: methods.WindowData, search: dict[str, Any], se
     elif method == "supervised":
         result = methods.supervised(wd, settings, seed)
     elif method == "anode":
+        from bumpfold.ml.flow import ConditionalFlow
+
         result = methods.anode(wd, ConditionalFlow.load(flow_path), flow_settings(search, seed))
     else:
         raise BumpfoldInputError(f"method {method!r}: use one of {', '.join(methods.METHODS)}")
@@ -143,49 +145,9 @@ def score_method(method: str, wd: methods.WindowData, search: dict[str, Any], se
     table = pd.concat(parts, ignore_index=True)
     if not np.isfinite(table.score).all():
         raise BumpfoldInputError(f"method {method}, window {wd.window.name}: non-finite anomaly scores")
-    _write_parquet(table, output)
+    write_parquet(table, output)
+    if models_path is not None:
+        with atomic_path(models_path) as tmp, open(tmp, "wb") as f:
+            pickle.dump({"method": method, "window": wd.window.name, "n_folds": search["n_folds"],
+                         "models": result.models}, f)
     return table
-
-
-def select_top(scores: pd.DataFrame, efficiencies: list[float], *, output: str | Path, thresholds: str | Path) -> None:
-    """Keep the most anomalous SR data events: for each efficiency eps the top eps fraction.
-    Writes the SR data events above the loosest threshold, with the tightest efficiency
-    each passes, and the thresholds."""
-    data = scores[scores.set == "data"]
-    cuts = {f"{eps:g}": float(np.quantile(data.score, 1.0 - eps)) for eps in sorted(efficiencies, reverse=True)}
-    passed = np.full(len(data), np.nan)
-    for eps in sorted(efficiencies, reverse=True):
-        passed[data.score.to_numpy() >= cuts[f"{eps:g}"]] = eps
-    selected = data.assign(efficiency=passed)[~np.isnan(passed)]
-    _write_parquet(selected, output)
-    _write_json({"thresholds": cuts, "n_selected": {f"{e:g}": int((selected.efficiency <= e).sum())
-                                                     for e in efficiencies}, "n_sr_data": int(len(data))}, thresholds)
-
-
-def evaluate(score_tables: dict[str, pd.DataFrame], *, window: str, injection: int, closure: str | Path,
-             output: str | Path) -> dict[str, Any]:
-    """Per method: AUC, max SIC (>= 25 test background events), SIC at eps_S = 0.2 on the SR
-    test set; the SR data size and the true number of signal events in it."""
-    result: dict[str, Any] = {"window": window, "injection": injection,
-                              "closure_auc": json.loads(Path(closure).read_text())["closure_auc"], "methods": {}}
-    for method, table in score_tables.items():
-        test, data = table[table.set == "test"], table[table.set == "data"]
-        perf = performance(test.score.to_numpy(), test.is_signal.to_numpy())
-        result["methods"][method] = {**perf.as_dict(), "n_sr_data": int(len(data)),
-                                     "n_signal_sr_true": int(data.is_signal.sum())}
-    _write_json(result, output)
-    return result
-
-
-def summarize(metrics_files: list[str | Path], output: str | Path) -> list[dict[str, Any]]:
-    """One row per (window, injection, method) with the S/B that was really in the SR data."""
-    rows = []
-    for path in metrics_files:
-        metrics = json.loads(Path(path).read_text())
-        for method, r in metrics["methods"].items():
-            n_bkg = r["n_sr_data"] - r["n_signal_sr_true"]
-            rows.append({"window": metrics["window"], "injection": metrics["injection"], "method": method,
-                         "closure_auc": metrics["closure_auc"], "s_over_b": r["n_signal_sr_true"] / max(n_bkg, 1),
-                         **r})
-    _write_json({"rows": rows}, output)
-    return rows

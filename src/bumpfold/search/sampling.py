@@ -3,13 +3,17 @@ sideband flow conditioned on it (CATHODE's "realistic conditional")."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import gaussian_kde
 
 from bumpfold.errors import BumpfoldInputError
-from bumpfold.ml.flow import ConditionalFlow
 from bumpfold.search.regions import Window
+
+if TYPE_CHECKING:
+    from bumpfold.ml.flow import ConditionalFlow
 
 
 def sample_mjj(sr_mjj: NDArray[np.float64], n: int, window: Window, seed: int) -> NDArray[np.float64]:

@@ -1,0 +1,217 @@
+"""The bump hunt of one window and one selection, CASE-like, from the search outputs.
+
+1. Score every data event in the m_jj range with the window's classifiers: SR events keep
+   their out-of-fold scores; SB events are scored by one fold's classifier each (random
+   folds), so their score distribution matches the SR's and a fixed cut keeps the same
+   background efficiency on both sides (the mean of all folds would be narrower).
+2. For each efficiency: keep the events above the cut that selects that fraction of the
+   SR data (the thresholds of the ``select`` step); ``inclusive`` keeps everything.
+3. Fit the dijet function to the selected spectrum outside the window (F-test).
+4. For each signal model: the template of its events passing the same cut, normalised to
+   sigma x B = 1 fb in the pseudo-data's equivalent luminosity; pyhf gives mu_hat, the
+   local significance and the CLs limits (bumpfold.bumphunt.model).
+A failed fit or an empty template is reported in the result with its reason, never as a
+number.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from bumpfold.bumphunt.model import WindowCounts, infer
+from bumpfold.bumphunt.spectrum import Binning, DijetFit, fit_background
+from bumpfold.errors import BumpfoldInputError
+from bumpfold.io.atomic import write_json
+from bumpfold.ml.classifier import fold_model_scores
+from bumpfold.search.regions import Window, assign_folds
+
+log = logging.getLogger(__name__)
+
+INCLUSIVE = "inclusive"
+
+
+@dataclass
+class SignalSample:
+    """Events of one signal model and the generated-event count they stand for."""
+
+    name: str
+    table: pd.DataFrame
+    n_generated: float
+
+
+def luminosity_fb(background_cutflow: str | Path, data_fraction: float) -> float:
+    """Equivalent luminosity of the pseudo-data: its share of the generated QCD events over
+    the generator cross section."""
+    info = json.loads(Path(background_cutflow).read_text()).get("generator")
+    if not info or not info.get("cross_section_pb", 0) > 0:
+        raise BumpfoldInputError(
+            f"{background_cutflow}: no generator cross section (limits in fb need generated background)")
+    return data_fraction * info["n_generated"] / (info["cross_section_pb"] * 1000.0)
+
+
+def signal_sample(name: str, table_path: str | Path, cutflow_path: str | Path, *,
+                  datasets: pd.DataFrame | None = None) -> SignalSample:
+    """A signal model's skimmed events. For the injected model (``datasets`` given) only its
+    labelled-test events, which no method trained on, scaled to their share of the sample."""
+    info = json.loads(Path(cutflow_path).read_text()).get("generator")
+    if not info or not info.get("n_generated", 0) > 0:
+        raise BumpfoldInputError(f"signal model {name}: {cutflow_path} has no generated-event count "
+                                 "(signal models must be generated processes)")
+    table = pd.read_parquet(table_path)
+    if datasets is None:
+        return SignalSample(name, table, info["n_generated"])
+    test = datasets[(datasets.is_signal == 1) & (datasets.role == "test")]
+    return SignalSample(name, test, info["n_generated"] * len(test) / len(table))
+
+
+def _load_models(path: str | Path, window: Window) -> list[list]:
+    with open(path, "rb") as f:
+        payload = pickle.load(f)
+    if payload.get("window") != window.name or not isinstance(payload.get("models"), list):
+        raise BumpfoldInputError(f"{path}: not the fold classifiers of window {window.name} "
+                                 "(the bump hunt needs a classifier method, not ANODE)")
+    return payload["models"]
+
+
+def data_scores(datasets: pd.DataFrame, scores: pd.DataFrame, models: list[list], window: Window,
+                features: list[str], seed: int) -> pd.DataFrame:
+    """Data events in the m_jj range with a score each (see the module docstring)."""
+    data = datasets[(datasets.role == "data").to_numpy() & window.in_range(datasets.mjj.to_numpy())]
+    in_sr = window.in_sr(data.mjj.to_numpy())
+    sr_scores = scores[scores.set == "data"]
+    if len(sr_scores) != in_sr.sum():
+        raise BumpfoldInputError(f"window {window.name}: {len(sr_scores)} scored SR data events but the data set "
+                                 f"has {in_sr.sum()} (scores from another data set?)")
+    score = np.empty(len(data))
+    score[in_sr] = sr_scores.score.to_numpy()
+    sb = data[~in_sr]
+    score[~in_sr] = fold_model_scores(models, sb[features].to_numpy(np.float64),
+                                      assign_folds(len(sb), len(models), seed))
+    return data[["mjj", "is_signal"]].assign(score=score)
+
+
+def template_scores(sample: SignalSample, models: list[list] | None, features: list[str],
+                    seed: int) -> NDArray[np.float64]:
+    if models is None:
+        return np.ones(len(sample.table))
+    x = sample.table[features].to_numpy(np.float64)
+    return fold_model_scores(models, x, assign_folds(len(x), len(models), seed))
+
+
+def _window_counts(name: str, counts: NDArray, fit: DijetFit, edges: NDArray, window: NDArray[np.bool_],
+                   signal: NDArray) -> WindowCounts:
+    return WindowCounts(name=name, data=counts[window], background=fit.predict(edges)[window],
+                        variations=[(u[window], d[window]) for u, d in fit.eigen_variations(edges)],
+                        signal=signal[window])
+
+
+def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[SignalSample, NDArray[np.float64]]],
+         *, window: Window, binning: Binning, lumi_fb: float, fit: dict[str, Any], sqrt_s: float, cl: float,
+         min_signal_mc: int, label: str) -> tuple[list[dict], dict[str, dict], dict]:
+    """Every (efficiency, signal model) of one window and selection: result rows, pyhf
+    workspaces by name, and the spectra for the plot."""
+    edges = binning.edges
+    in_window = binning.window_mask(window.low, window.high, f"window {window.name}")
+    rows, workspaces, spectra = [], {}, {}
+    for eff, cut in cuts.items():
+        name = f"{label}, {window.name}, efficiency {eff}"
+        passed = data.score.to_numpy() >= cut
+        counts = binning.histogram(data.mjj.to_numpy()[passed])
+        base = {"window": window.name, "selection": label, "efficiency": eff, "threshold": cut,
+                "n_selected": int(passed.sum()), "n_selected_window": int(counts[in_window].sum()),
+                "n_signal_true_window": int(binning.histogram(data.mjj.to_numpy()[passed & (data.is_signal == 1)])
+                                            [in_window].sum())}
+        try:
+            bkg_fit = fit_background(counts, edges, ~in_window, sqrt_s=sqrt_s, min_params=fit["min_params"],
+                                     max_params=fit["max_params"], ftest_threshold=fit["ftest_threshold"], name=name)
+        except BumpfoldInputError as exc:  # reported per efficiency: the others may still be fine
+            log.warning("%s", exc)
+            rows += [{**base, "signal_model": model, "status": f"failed: {exc}"} for model in signals]
+            continue
+        spectra[eff] = {"counts": counts, "fit": bkg_fit, "signals": {}}
+        for model, (sample, scores) in signals.items():
+            keep = scores >= cut
+            mc = binning.histogram(sample.table.mjj.to_numpy()[keep])
+            per_fb = mc * lumi_fb / sample.n_generated  # events for sigma x B = 1 fb
+            row = {**base, "signal_model": model, "fit": bkg_fit.summary(),
+                   "signal_efficiency": float(keep.mean()), "signal_mc_window": int(mc[in_window].sum()),
+                   "signal_events_per_fb": float(per_fb[in_window].sum())}
+            if mc[in_window].sum() < min_signal_mc:
+                rows.append({**row, "status": f"failed: {int(mc[in_window].sum())} signal MC events of {model} "
+                             f"pass in the window (< bumphunt.min_signal_mc = {min_signal_mc})"})
+                continue
+            try:
+                spec, result = infer(_window_counts(f"{name}, {model}", counts, bkg_fit, edges, in_window, per_fb),
+                                     cl=cl)
+            except BumpfoldInputError as exc:  # e.g. a fit that predicts no background in the window
+                log.warning("%s", exc)
+                rows.append({**row, "status": f"failed: {exc}"})
+                continue
+            workspaces[f"eff{eff}_{model}"] = spec
+            spectra[eff]["signals"][model] = per_fb * max(result.mu_hat, 0.0)
+            rows.append({**row, "status": "ok", **result.as_dict(row["signal_events_per_fb"])})
+            log.info("%s, %s: mu_hat %.3g fb, Z = %.2f, limit %.3g fb (expected %.3g)", name, model, result.mu_hat,
+                     result.local_significance, result.limit_obs, result.limit_exp[2])
+    return rows, workspaces, spectra
+
+
+def write_workspaces(workspaces: dict[str, dict], directory: str | Path) -> None:
+    """One pyhf JSON per (efficiency, signal model); the directory appears whole or not at all."""
+    final = Path(directory)
+    tmp = final.with_name(f".{final.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        for name, spec in workspaces.items():
+            (tmp / f"{name}.json").write_text(json.dumps(spec, indent=1) + "\n")
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_window(*, datasets: str | Path, scores: str | Path | None, models: str | Path | None,
+               thresholds: str | Path | None, signal_models: dict[str, tuple[str, str]], injected_model: str,
+               background_cutflow: str | Path, window: Window, selection: str, injection: int,
+               search: dict[str, Any], bumphunt: dict[str, Any], sqrt_s: float, seed: int,
+               output: str | Path, workspaces: str | Path, plot: str | Path) -> list[dict]:
+    """The rule's whole job: score, select, fit, infer; write the rows, workspaces and plot."""
+    from bumpfold.plotting.bumphunt import plot_window_spectra
+
+    table = pd.read_parquet(datasets)
+    features = list(search["features"])
+    binning = Binning(window.range_low, window.range_high, bumphunt["bin_width"])
+    lumi = luminosity_fb(background_cutflow, search["split"]["data_fraction"])
+    samples = {name: signal_sample(name, t, c, datasets=table if name == injected_model else None)
+               for name, (t, c) in signal_models.items()}
+    if selection == INCLUSIVE:
+        fold_models = None
+        data = table[(table.role == "data").to_numpy() & window.in_range(table.mjj.to_numpy())][["mjj", "is_signal"]]
+        data = data.assign(score=1.0)
+        cuts = {"1": 1.0}
+    else:
+        fold_models = _load_models(models, window)
+        data = data_scores(table, pd.read_parquet(scores), fold_models, window, features, seed)
+        cuts = json.loads(Path(thresholds).read_text())["thresholds"]
+    signals = {name: (s, template_scores(s, fold_models, features, seed + 1 + i))
+               for i, (name, s) in enumerate(samples.items())}
+    rows, specs, spectra = hunt(data, cuts, signals, window=window, binning=binning, lumi_fb=lumi,
+                                fit=bumphunt["fit"], sqrt_s=sqrt_s, cl=bumphunt["cl"],
+                                min_signal_mc=bumphunt["min_signal_mc"], label=selection)
+    for row in rows:
+        row.update(injection=injection, luminosity_fb=lumi)
+    write_workspaces(specs, workspaces)
+    plot_window_spectra(spectra, binning, window, f"{selection}, {window.name}, {injection} injected", plot)
+    write_json({"rows": rows}, output)
+    return rows
+

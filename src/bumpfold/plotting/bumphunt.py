@@ -1,0 +1,82 @@
+"""Figures of the bump hunt: spectra with fit and pulls, significance per window, limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bumpfold.bumphunt.spectrum import Binning
+from bumpfold.plotting.common import new_figure, panel_row, save_figure
+from bumpfold.search.regions import Window
+
+
+def plot_window_spectra(spectra: dict[str, dict], binning: Binning, window: Window, title: str,
+                        output: str | Path) -> None:
+    """Per efficiency: selected m_jj spectrum, background fit, fitted signal, pulls."""
+    edges = binning.edges
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    n = max(len(spectra), 1)
+    fig, axes = new_figure(2, n, figsize=(9 * n, 10), squeeze=False, sharex=True,
+                           gridspec_kw={"height_ratios": [3, 1]})
+    for col, (eff, s) in enumerate(sorted(spectra.items(), key=lambda kv: -float(kv[0]))):
+        top, bottom = axes[0, col], axes[1, col]
+        counts, fit = s["counts"], s["fit"]
+        pred = fit.predict(edges)
+        top.errorbar(centres, counts, yerr=np.sqrt(counts), fmt="ko", ms=4, label="selected data")
+        top.stairs(pred, edges, color="tab:blue", label=f"dijet fit, {fit.n_params} par.")
+        for model, signal in s["signals"].items():
+            top.stairs(pred + signal, edges, color="tab:red", ls="--", label=f"fit + {model} (best fit)")
+        top.axvspan(window.low, window.high, color="tab:orange", alpha=0.15, label="signal window (blinded in fit)")
+        top.set(yscale="log", ylabel="events / bin", title=f"efficiency {eff}")
+        top.legend(fontsize=12)
+        pulls = (counts - pred) / np.sqrt(np.maximum(pred, 1e-9))
+        bottom.bar(centres, pulls, width=np.diff(edges), color="grey")
+        bottom.axvspan(window.low, window.high, color="tab:orange", alpha=0.15)
+        bottom.set(xlabel=r"$m_{jj}$ [GeV]", ylabel="pull", ylim=(-4, 4))
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, output)
+
+
+def plot_significance_by_window(rows: list[dict], output: str | Path) -> None:
+    """Local significance of each window's own signal model, per selection and injection."""
+    injections = sorted({r["injection"] for r in rows})
+    fig, axes = panel_row(len(injections))
+    for ax, injection in zip(axes, injections):
+        series: dict[str, list[tuple[float, float]]] = {}
+        for r in rows:
+            if r["injection"] == injection and r.get("status") == "ok" and r.get("headline"):
+                series.setdefault(f"{r['selection']} eff {r['efficiency']}", []).append(
+                    (r["window_centre"], r["local_significance"]))
+        for label, pts in sorted(series.items()):
+            ax.plot(*zip(*sorted(pts)), "o-", label=label)
+        for z in (3, 5):
+            ax.axhline(z, color="k", ls=":")
+        ax.set(xlabel=r"window centre $m_{jj}$ [GeV]", ylabel=r"local significance [$\sigma$]",
+               title=f"{injection} signal events injected")
+        ax.legend(fontsize=12)
+    fig.tight_layout()
+    save_figure(fig, output)
+
+
+def plot_limits(rows: list[dict], output: str | Path) -> None:
+    """95% CL limit on sigma x B vs. resonance mass (Brazil band), one panel per selection."""
+    selections = sorted({(r["selection"], r["efficiency"]) for r in rows})
+    fig, axes = panel_row(len(selections), width=9)
+    for ax, (selection, eff) in zip(axes, selections):
+        pts = sorted((r["resonance_mass"], r) for r in rows if (r["selection"], r["efficiency"]) == (selection, eff))
+        if not pts:
+            continue
+        m = np.array([p[0] for p in pts])
+        exp = np.array([p[1]["limit_exp_fb"] for p in pts])
+        obs = np.array([p[1]["limit_obs_fb"] for p in pts])
+        ax.fill_between(m, exp[:, 0], exp[:, 4], color="gold", label=r"expected $\pm 2\sigma$")
+        ax.fill_between(m, exp[:, 1], exp[:, 3], color="limegreen", label=r"expected $\pm 1\sigma$")
+        ax.plot(m, exp[:, 2], "k--", label="expected")
+        ax.plot(m, obs, "ko-", label="observed")
+        ax.set(xlabel="resonance mass [GeV]", ylabel=r"95% CL limit on $\sigma \times B$ [fb]", yscale="log",
+               title=f"{selection}, efficiency {eff}")
+        ax.legend(fontsize=12)
+    fig.tight_layout()
+    save_figure(fig, output)

@@ -1,0 +1,60 @@
+# Bump hunt: per injection, SR window and selection (a search method, or "inclusive"), the
+# dijet fit and the pyhf models of every efficiency and signal model; then the scan summary.
+BUMPHUNT_DIR = "results/bumphunt/inj{injection}/{window}"
+
+
+rule bumphunt_window:
+    """Score all events in range, select, fit the background outside the window, pyhf inside."""
+    input:
+        unpack(bumphunt_inputs),
+    output:
+        result=f"{BUMPHUNT_DIR}/{{selection}}.json",
+        workspaces=directory(f"{BUMPHUNT_DIR}/workspaces/{{selection}}"),
+        plot=report(f"{BUMPHUNT_DIR}/{{selection}}.png", caption="../report/bumphunt_window.rst",
+                    category="Bump hunt", subcategory="{window}"),
+    log:
+        "logs/bumphunt_window/inj{injection}_{window}_{selection}.log",
+    benchmark:
+        "benchmarks/bumphunt_window/inj{injection}_{window}_{selection}.tsv"
+    params:
+        search=search_params("bumphunt"),
+        bumphunt=config["bumphunt"],
+        window=lambda wc: WINDOWS[wc.window],
+        sqrt_s=config["generation"]["sqrt_s"],
+        injected_model=SEARCH["signal"],
+        seed=lambda wc: step_seed(config["seed"], "bumphunt", wc.injection, wc.window, wc.selection),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/bumphunt_window.py"
+
+
+rule bumphunt_summary:
+    """Summary JSON, CASE-like limits table, significance per window, Brazil-band limits."""
+    input:
+        results=bumphunt_results(),
+    output:
+        summary="results/bumphunt/summary.json",
+        table=report("results/bumphunt/limits.md", caption="../report/bumphunt_limits.rst", category="Bump hunt"),
+        significance=report("results/bumphunt/significance.png", caption="../report/bumphunt_significance.rst",
+                            category="Bump hunt"),
+        limits=report("results/bumphunt/limits.png", caption="../report/bumphunt_limits_plot.rst",
+                      category="Bump hunt"),
+    log:
+        "logs/bumphunt_summary/summary.log",
+    benchmark:
+        "benchmarks/bumphunt_summary/summary.tsv"
+    params:
+        masses=signal_model_masses(),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/bumphunt_summary.py"
