@@ -127,3 +127,29 @@ def test_cathode_finds_the_injected_bump_and_the_steps_write_their_outputs(table
     with pytest.raises(BumpfoldInputError, match="method 'magic'"):
         pipeline.score_method("magic", wd, search_config, 1, output=tmp_path / "x.parquet")
     assert not (tmp_path / "x.parquet").exists()
+
+
+@pytest.mark.parametrize("method", ["supervised", "cwola"])
+def test_fold_jobs_combine_to_the_in_process_scores(tables, search_config, tmp_path, method):
+    """The workflow trains each fold in its own job: the combined scores and models equal an
+    all-in-one run; fold results from another method or an incomplete set are refused."""
+    pipeline.make_datasets(tables / "bkg.parquet", tables / "sig.parquet", n_injected=300, search=search_config,
+                           seed=5, output=tmp_path / "d.parquet")
+    wd = pipeline.window_data(tmp_path / "d.parquet", WINDOW, search_config)
+    whole = pipeline.score_method(method, wd, search_config, 9, output=tmp_path / "whole.parquet")
+    folds = [tmp_path / f"fold{k}.pkl" for k in range(search_config["n_folds"])]
+    for k, path in enumerate(folds):
+        pipeline.score_fold(method, k, wd, search_config, 9, output=path)
+    combined = pipeline.combine_method(method, wd, search_config, 9, fold_paths=folds,
+                                       output=tmp_path / "combined.parquet", models_path=tmp_path / "models.pkl")
+    pd.testing.assert_frame_equal(whole, combined)
+    with pytest.raises(BumpfoldInputError, match="do not cover the 3 folds"):
+        pipeline.combine_method(method, wd, search_config, 9, fold_paths=folds[:2],
+                                output=tmp_path / "x.parquet", models_path=tmp_path / "x.pkl")
+    other = "iad" if method != "iad" else "cwola"
+    with pytest.raises(BumpfoldInputError, match=f"a fold of {method} in {WINDOW.name}, not of {other}"):
+        pipeline.combine_method(other, wd, search_config, 9, fold_paths=folds,
+                                output=tmp_path / "x.parquet", models_path=tmp_path / "x.pkl")
+    with pytest.raises(BumpfoldInputError, match="fold 3: must be in 0..2"):
+        pipeline.score_fold(method, 3, wd, search_config, 9, output=tmp_path / "x.pkl")
+    assert not list(tmp_path.glob("x.*"))

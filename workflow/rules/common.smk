@@ -15,6 +15,8 @@ SEARCH = config["search"]
 BUMPHUNT = config["bumphunt"]
 BUMPHUNT_ON = SEARCH["enabled"] and BUMPHUNT["enabled"]
 WINDOWS = {w.name: w for w in windows_from_config(config["regions"])}
+# the methods whose k folds run as separate jobs (ANODE trains one flow in the SR instead)
+CLASSIFIER_METHODS = "cathode|cwola|iad|supervised"
 
 
 wildcard_constraints:
@@ -25,6 +27,7 @@ wildcard_constraints:
     window=r"sr\d+_\d+",
     method="|".join(SEARCH["methods"]),
     selection="|".join(BUMPHUNT["methods"] + ["inclusive"]),
+    fold=r"\d+",
 
 
 def generation_settings():
@@ -58,7 +61,7 @@ SEARCH_KEYS = {
     "datasets": ("features", "split"),
     "flow": WINDOW_KEYS + ("flow", "classifier", "device"),
     "samples": WINDOW_KEYS + ("oversampling",),
-    "score": WINDOW_KEYS + ("flow", "classifier", "device", "cwola_sideband_width"),
+    "score": WINDOW_KEYS + ("classifier", "device", "cwola_sideband_width"),
     "bumphunt": ("features", "split"),
 }
 
@@ -68,13 +71,10 @@ def search_params(step):
 
 
 def score_inputs(wildcards):
-    """Every method reads the data sets; CATHODE also the SR samples, ANODE the SB flow."""
-    base = f"results/search/inj{wildcards.injection}/{wildcards.window}"
+    """Every classifier method reads the data sets; CATHODE also the SR samples."""
     inputs = {"datasets": f"results/search/inj{wildcards.injection}/datasets.parquet"}
     if wildcards.method == "cathode":
-        inputs["samples"] = f"{base}/samples.parquet"
-    if wildcards.method == "anode":
-        inputs["model"] = f"{base}/flow.pt"
+        inputs["samples"] = f"results/search/inj{wildcards.injection}/{wildcards.window}/samples.parquet"
     return inputs
 
 

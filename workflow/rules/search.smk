@@ -77,20 +77,22 @@ rule sample_sr:
         "../../scripts/sample_sr.py"
 
 
-rule score:
-    """Anomaly scores of one method for the SR data (out of fold) and the SR test set."""
+rule score_fold:
+    """One fold of a classifier method: its ensemble trained on the other folds, scoring its own."""
     input:
         unpack(score_inputs),
     output:
-        scores=f"{SEARCH_DIR}/scores/{{method}}.parquet",
-        models=f"{SEARCH_DIR}/models/{{method}}.pkl",
+        f"{SEARCH_DIR}/folds/{{method}}/fold{{fold}}.pkl",
+    wildcard_constraints:
+        method=CLASSIFIER_METHODS,
     log:
-        "logs/score/inj{injection}_{window}_{method}.log",
+        "logs/score_fold/inj{injection}_{window}_{method}_{fold}.log",
     benchmark:
-        "benchmarks/score/inj{injection}_{window}_{method}.tsv"
+        "benchmarks/score_fold/inj{injection}_{window}_{method}_{fold}.tsv"
     params:
         search=search_params("score"),
         window=lambda wc: WINDOWS[wc.window],
+        # the same seed for every fold: the folds and ensemble seeds derive from it and the fold
         seed=lambda wc: step_seed(config["seed"], "score", wc.injection, wc.window, wc.method),
     threads: 1
     resources:
@@ -99,7 +101,62 @@ rule score:
     conda:
         "../../envs/bumpfold.yaml"
     script:
-        "../../scripts/score.py"
+        "../../scripts/score_fold.py"
+
+
+rule combine_folds:
+    """Out-of-fold anomaly scores of the SR data and the SR test set from the fold jobs."""
+    input:
+        unpack(score_inputs),
+        folds=expand(f"{SEARCH_DIR}/folds/{{method}}/fold{{fold}}.pkl", fold=range(SEARCH["n_folds"]),
+                     allow_missing=True),
+    output:
+        scores=f"{SEARCH_DIR}/scores/{{method}}.parquet",
+        models=f"{SEARCH_DIR}/models/{{method}}.pkl",
+    wildcard_constraints:
+        method=CLASSIFIER_METHODS,
+    log:
+        "logs/combine_folds/inj{injection}_{window}_{method}.log",
+    benchmark:
+        "benchmarks/combine_folds/inj{injection}_{window}_{method}.tsv"
+    params:
+        search=search_params("score"),
+        window=lambda wc: WINDOWS[wc.window],
+        seed=lambda wc: step_seed(config["seed"], "score", wc.injection, wc.window, wc.method),
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/combine_folds.py"
+
+
+rule score_anode:
+    """ANODE: a second flow trained on SR data, scored by the density ratio to the SB flow."""
+    input:
+        datasets="results/search/inj{injection}/datasets.parquet",
+        model=f"{SEARCH_DIR}/flow.pt",
+    output:
+        scores=f"{SEARCH_DIR}/scores/anode.parquet",
+        models=f"{SEARCH_DIR}/models/anode.pkl",
+    log:
+        "logs/score_anode/inj{injection}_{window}.log",
+    benchmark:
+        "benchmarks/score_anode/inj{injection}_{window}.tsv"
+    params:
+        search=search_params("flow"),
+        window=lambda wc: WINDOWS[wc.window],
+        seed=lambda wc: step_seed(config["seed"], "score", wc.injection, wc.window, "anode"),
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/score_anode.py"
 
 
 rule select:

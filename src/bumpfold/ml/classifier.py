@@ -131,6 +131,17 @@ class FoldScores:
     models: list[list] | None = None  # the fitted ensemble members of each fold
 
 
+@dataclass
+class FoldResult:
+    """What the classifier of one fold gives: one workflow job each."""
+
+    fold: int
+    members: list  # the fitted ensemble members
+    data: NDArray[np.float64]  # scores of this fold's data events (in their order)
+    reference: NDArray[np.float64]  # scores of this fold's reference events
+    others: list[NDArray[np.float64]]  # scores of every event of each extra set
+
+
 def fold_model_scores(models: list[list], x: NDArray[np.float64], folds: NDArray[np.int64]) -> NDArray[np.float64]:
     """Score each event with the ensemble of one fold (its entry in ``folds``), so that events
     the classifiers never saw get scores distributed like out-of-fold scores; the mean of all
@@ -141,15 +152,17 @@ def fold_model_scores(models: list[list], x: NDArray[np.float64], folds: NDArray
     for fold, members in enumerate(models):
         rows = folds == fold
         if rows.any():
-            scores[rows] = np.mean([m.predict_proba(x[rows])[:, 1] for m in members], axis=0)
+            scores[rows] = _ensemble_proba(members, x[rows])
     return scores
 
 
-def kfold_scores(data: NDArray[np.float64], reference: NDArray[np.float64], *, data_folds: NDArray[np.int64],
-                 reference_folds: NDArray[np.int64], settings: ClassifierSettings,
-                 score_also: tuple[NDArray[np.float64], ...] = ()) -> FoldScores:
-    """Train data (label 1) vs. reference (label 0) k-fold; see the module docstring."""
-    k = settings.n_folds
+def _ensemble_proba(members: list, x: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.mean([m.predict_proba(x)[:, 1] for m in members], axis=0)
+
+
+def check_folds(data: NDArray[np.float64], reference: NDArray[np.float64], data_folds: NDArray[np.int64],
+                reference_folds: NDArray[np.int64], k: int) -> None:
+    """Both classes finite, one fold label per event, at least 5 events in every fold."""
     for name, arr, folds in (("data", data, data_folds), ("reference", reference, reference_folds)):
         if len(arr) != len(folds):
             raise BumpfoldInputError(f"{name}: {len(arr)} events but {len(folds)} fold labels")
@@ -158,23 +171,56 @@ def kfold_scores(data: NDArray[np.float64], reference: NDArray[np.float64], *, d
         counts = np.bincount(folds, minlength=k)
         if counts.min() < 5:
             raise BumpfoldInputError(f"{name}: too few events to train ({len(arr)} in {k} folds)")
-    oof = np.zeros(len(data))
-    oof_ref = np.zeros(len(reference))
-    others = [np.zeros(len(x)) for x in score_also]
-    models: list[list] = []
-    for fold in range(k):
-        train_d, train_r = data[data_folds != fold], reference[reference_folds != fold]
-        x = np.concatenate([train_d, train_r])
-        y = np.r_[np.ones(len(train_d)), np.zeros(len(train_r))]
-        models.append([])
-        for member in range(settings.n_ensemble):
-            seed = int(np.random.SeedSequence([settings.seed, fold, member]).generate_state(1)[0])
-            model = _model(settings, seed=seed).fit(x, y)
-            models[-1].append(model)
-            oof[data_folds == fold] += model.predict_proba(data[data_folds == fold])[:, 1] / settings.n_ensemble
-            oof_ref[reference_folds == fold] += (model.predict_proba(reference[reference_folds == fold])[:, 1]
-                                                 / settings.n_ensemble)
-            for out, extra in zip(others, score_also):
-                out += model.predict_proba(extra)[:, 1] / (settings.n_ensemble * k)
-        log.info("classifier fold %d/%d trained (%d data, %d reference)", fold + 1, k, len(train_d), len(train_r))
-    return FoldScores(data=oof, reference=oof_ref, others=others, models=models)
+
+
+def train_fold(data: NDArray[np.float64], reference: NDArray[np.float64], *, data_folds: NDArray[np.int64],
+               reference_folds: NDArray[np.int64], fold: int, settings: ClassifierSettings,
+               score_also: tuple[NDArray[np.float64], ...] = ()) -> FoldResult:
+    """Train the ensemble of fold ``fold`` on the other folds (data label 1, reference 0);
+    score the fold's own events and every event of ``score_also``."""
+    k = settings.n_folds
+    if not 0 <= fold < k:
+        raise BumpfoldInputError(f"fold {fold}: must be in 0..{k - 1} (search.n_folds = {k})")
+    check_folds(data, reference, data_folds, reference_folds, k)
+    x = np.concatenate([data[data_folds != fold], reference[reference_folds != fold]])
+    y = np.r_[np.ones(int((data_folds != fold).sum())), np.zeros(int((reference_folds != fold).sum()))]
+    members = []
+    for member in range(settings.n_ensemble):
+        seed = int(np.random.SeedSequence([settings.seed, fold, member]).generate_state(1)[0])
+        members.append(_model(settings, seed=seed).fit(x, y))
+    log.info("classifier fold %d/%d trained (%d data, %d reference)", fold + 1, k, int(y.sum()), int(len(y) - y.sum()))
+    return FoldResult(fold=fold, members=members, data=_ensemble_proba(members, data[data_folds == fold]),
+                      reference=_ensemble_proba(members, reference[reference_folds == fold]),
+                      others=[_ensemble_proba(members, extra) for extra in score_also])
+
+
+def combine_folds(results: list[FoldResult], *, data_folds: NDArray[np.int64],
+                  reference_folds: NDArray[np.int64]) -> FoldScores:
+    """Out-of-fold scores of every data and reference event from the k fold results; extra
+    sets get the mean over the folds."""
+    k = int(max(data_folds.max(), reference_folds.max())) + 1
+    if sorted(r.fold for r in results) != list(range(k)):
+        raise BumpfoldInputError(f"fold results {sorted(r.fold for r in results)} do not cover the {k} folds "
+                                 "of the data once each")
+    results = sorted(results, key=lambda r: r.fold)
+    for r in results:
+        if (len(r.data), len(r.reference)) != ((data_folds == r.fold).sum(), (reference_folds == r.fold).sum()):
+            raise BumpfoldInputError(f"fold {r.fold}: scores of {len(r.data)} data and {len(r.reference)} reference "
+                                     "events do not match its fold (a result from another data set?)")
+    data, reference = np.zeros(len(data_folds)), np.zeros(len(reference_folds))
+    for r in results:
+        data[data_folds == r.fold] = r.data
+        reference[reference_folds == r.fold] = r.reference
+    others = [np.mean([r.others[i] for r in results], axis=0) for i in range(len(results[0].others))]
+    return FoldScores(data=data, reference=reference, others=others, models=[r.members for r in results])
+
+
+def kfold_scores(data: NDArray[np.float64], reference: NDArray[np.float64], *, data_folds: NDArray[np.int64],
+                 reference_folds: NDArray[np.int64], settings: ClassifierSettings,
+                 score_also: tuple[NDArray[np.float64], ...] = ()) -> FoldScores:
+    """All k folds in this process (the workflow runs them as separate jobs with
+    ``train_fold`` and ``combine_folds``); see the module docstring."""
+    check_folds(data, reference, data_folds, reference_folds, settings.n_folds)
+    results = [train_fold(data, reference, data_folds=data_folds, reference_folds=reference_folds, fold=fold,
+                          settings=settings, score_also=score_also) for fold in range(settings.n_folds)]
+    return combine_folds(results, data_folds=data_folds, reference_folds=reference_folds)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,7 @@ class History:
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     best_epochs: list[int] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)  # wall time of each training epoch
 
 
 def _build(settings: FlowSettings, n_features: int):
@@ -102,6 +104,7 @@ class ConditionalFlow:
         snapshots: list[tuple[float, int, dict]] = []
         best, since_best = np.inf, 0
         for epoch in range(s.epochs):
+            started = time.perf_counter()
             flow.train()
             perm = train[rng.permutation(len(train))]
             total = 0.0
@@ -117,13 +120,15 @@ class ConditionalFlow:
                 val_loss = float(-flow(c_val).log_prob(z_val).mean())
             self.history.train_loss.append(total / len(perm))
             self.history.val_loss.append(val_loss)
+            self.history.epoch_seconds.append(time.perf_counter() - started)
             snapshots.append((val_loss, epoch, copy.deepcopy(flow.state_dict())))
             snapshots = sorted(snapshots, key=lambda t: t[0])[: s.n_best]
             if val_loss < best - 1e-4:
                 best, since_best = val_loss, 0
             else:
                 since_best += 1
-            log.info("flow epoch %d: train %.4f val %.4f", epoch, self.history.train_loss[-1], val_loss)
+            log.info("flow epoch %d: train %.4f val %.4f (%.0f training events/s)", epoch,
+                     self.history.train_loss[-1], val_loss, len(perm) / self.history.epoch_seconds[-1])
             if not np.isfinite(val_loss):
                 raise RuntimeError(f"flow training diverged at epoch {epoch} (validation loss {val_loss})")
             if since_best >= s.patience:

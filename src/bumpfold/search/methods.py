@@ -1,7 +1,9 @@
 """The anomaly-detection methods on one SR window, side by side on the same data.
 
-Every method returns scores for the SR data events (out-of-fold where a classifier saw
-data) and for the labelled SR test events:
+Every method gives scores for the SR data events (out-of-fold where a classifier saw
+data) and for the labelled SR test events. The classifier methods return a
+``ClassifierTask`` whose k folds train independently (one workflow job each) and are then
+combined; ANODE returns its scores directly:
 
 * ``cathode``: SR data vs. background samples from the sideband flow (k-fold);
 * ``cwola``: SR data vs. data in the adjacent sidebands (CWoLa Hunting, k-fold);
@@ -22,13 +24,14 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from bumpfold.errors import BumpfoldInputError
-from bumpfold.ml.classifier import ClassifierSettings, kfold_scores
+from bumpfold.ml.classifier import ClassifierSettings, FoldResult, check_folds, combine_folds, train_fold
 from bumpfold.search.regions import Window, assign_folds
 
 if TYPE_CHECKING:  # torch only where a flow is trained
     from bumpfold.ml.flow import ConditionalFlow, FlowSettings
 
 METHODS = ("cathode", "cwola", "anode", "iad", "supervised")
+CLASSIFIER_METHODS = ("cathode", "cwola", "iad", "supervised")
 
 
 @dataclass
@@ -59,43 +62,73 @@ class WindowData:
         return rows[list(self.features)].to_numpy(dtype=np.float64)
 
 
-def _classify(wd: WindowData, data: pd.DataFrame | NDArray, reference: pd.DataFrame | NDArray,
-              settings: ClassifierSettings, seed: int, *, score_data_directly: bool = False) -> MethodScores:
+@dataclass
+class ClassifierTask:
+    """One method's "data vs. reference" problem in a window, split into k seeded folds.
+
+    The SR data get out-of-fold scores, unless the data class is something else (the
+    supervised classifier's signal simulation): then ``sr_data`` is scored by all folds,
+    like the test set."""
+
+    data: NDArray[np.float64]
+    reference: NDArray[np.float64]
+    data_folds: NDArray[np.int64]
+    reference_folds: NDArray[np.int64]
+    test: NDArray[np.float64]
+    settings: ClassifierSettings
+    sr_data: NDArray[np.float64] | None = None
+
+    def __post_init__(self) -> None:
+        check_folds(self.data, self.reference, self.data_folds, self.reference_folds, self.settings.n_folds)
+
+    def train_fold(self, fold: int) -> FoldResult:
+        extra = (self.test,) if self.sr_data is None else (self.test, self.sr_data)
+        return train_fold(self.data, self.reference, data_folds=self.data_folds, reference_folds=self.reference_folds,
+                          fold=fold, settings=self.settings, score_also=extra)
+
+    def combine(self, results: list[FoldResult]) -> MethodScores:
+        scores = combine_folds(results, data_folds=self.data_folds, reference_folds=self.reference_folds)
+        data = scores.data if self.sr_data is None else scores.others[1]
+        return MethodScores(data=data, test=scores.others[0], models=scores.models)
+
+    def run(self) -> MethodScores:
+        """All folds in this process."""
+        return self.combine([self.train_fold(fold) for fold in range(self.settings.n_folds)])
+
+
+def _task(wd: WindowData, data: pd.DataFrame | NDArray, reference: pd.DataFrame | NDArray,
+          settings: ClassifierSettings, seed: int, *, data_is_sr_data: bool = True) -> ClassifierTask:
     x_data = wd.x(data) if isinstance(data, pd.DataFrame) else data
     x_ref = wd.x(reference) if isinstance(reference, pd.DataFrame) else reference
     k = settings.n_folds
-    sr_data, test = wd.x(wd.sr("data")), wd.x(wd.sr("test"))
-    extra = (test, sr_data) if score_data_directly else (test,)
-    result = kfold_scores(x_data, x_ref, data_folds=assign_folds(len(x_data), k, seed),
-                          reference_folds=assign_folds(len(x_ref), k, seed + 1), settings=settings,
-                          score_also=extra)
-    return MethodScores(data=result.others[1] if score_data_directly else result.data, test=result.others[0],
-                        models=result.models)
+    return ClassifierTask(data=x_data, reference=x_ref, data_folds=assign_folds(len(x_data), k, seed),
+                          reference_folds=assign_folds(len(x_ref), k, seed + 1), test=wd.x(wd.sr("test")),
+                          settings=settings, sr_data=None if data_is_sr_data else wd.x(wd.sr("data")))
 
 
-def cathode(wd: WindowData, samples: NDArray[np.float64], settings: ClassifierSettings, seed: int) -> MethodScores:
-    return _classify(wd, wd.sr("data"), samples, settings, seed)
+def cathode(wd: WindowData, samples: NDArray[np.float64], settings: ClassifierSettings, seed: int) -> ClassifierTask:
+    return _task(wd, wd.sr("data"), samples, settings, seed)
 
 
-def cwola(wd: WindowData, settings: ClassifierSettings, seed: int, *, sideband_width: float) -> MethodScores:
+def cwola(wd: WindowData, settings: ClassifierSettings, seed: int, *, sideband_width: float) -> ClassifierTask:
     w = wd.window
     mjj = wd.table.mjj.to_numpy()
     near = ((mjj >= w.low - sideband_width) & (mjj < w.low)) | ((mjj >= w.high) & (mjj < w.high + sideband_width))
     reference = wd.table[(wd.table.role == "data").to_numpy() & near & w.in_range(mjj)]
-    return _classify(wd, wd.sr("data"), reference, settings, seed)
+    return _task(wd, wd.sr("data"), reference, settings, seed)
 
 
-def iad(wd: WindowData, settings: ClassifierSettings, seed: int) -> MethodScores:
-    return _classify(wd, wd.sr("data"), wd.sr("ideal"), settings, seed)
+def iad(wd: WindowData, settings: ClassifierSettings, seed: int) -> ClassifierTask:
+    return _task(wd, wd.sr("data"), wd.sr("ideal"), settings, seed)
 
 
-def supervised(wd: WindowData, settings: ClassifierSettings, seed: int) -> MethodScores:
+def supervised(wd: WindowData, settings: ClassifierSettings, seed: int) -> ClassifierTask:
     signal = wd.sr("signal_mc")
     if len(signal) < 5 * settings.n_folds:
         raise BumpfoldInputError(
             f"window {wd.window.name}: {len(signal)} signal simulation events in the SR, too few for the "
             "supervised classifier (generate more signal or inject less)")
-    return _classify(wd, signal, wd.sr("ideal"), settings, seed, score_data_directly=True)
+    return _task(wd, signal, wd.sr("ideal"), settings, seed, data_is_sr_data=False)
 
 
 def anode(wd: WindowData, background_flow: ConditionalFlow, flow_settings: FlowSettings) -> MethodScores:

@@ -118,26 +118,66 @@ def sample_window(wd: methods.WindowData, flow_path: str | Path, search: dict[st
     return table
 
 
+def classifier_task(method: str, wd: methods.WindowData, search: dict[str, Any], seed: int, *,
+                    samples_path: str | Path | None = None) -> methods.ClassifierTask:
+    """The k-fold data-vs-reference problem of a classifier method (not ANODE)."""
+    settings = classifier_settings(search, seed)
+    if method == "cathode":
+        return methods.cathode(wd, wd.x(pd.read_parquet(samples_path)), settings, seed)
+    if method == "cwola":
+        return methods.cwola(wd, settings, seed, sideband_width=search["cwola_sideband_width"])
+    if method == "iad":
+        return methods.iad(wd, settings, seed)
+    if method == "supervised":
+        return methods.supervised(wd, settings, seed)
+    raise BumpfoldInputError(f"method {method!r}: not a classifier method (use one of "
+                             f"{', '.join(methods.CLASSIFIER_METHODS)})")
+
+
+def score_fold(method: str, fold: int, wd: methods.WindowData, search: dict[str, Any], seed: int, *,
+               output: str | Path, samples_path: str | Path | None = None) -> None:
+    """Train one fold of a classifier method and write its models and scores (pickle)."""
+    result = classifier_task(method, wd, search, seed, samples_path=samples_path).train_fold(fold)
+    with atomic_path(output) as tmp, open(tmp, "wb") as f:
+        pickle.dump({"method": method, "window": wd.window.name, "result": result}, f)
+
+
+def combine_method(method: str, wd: methods.WindowData, search: dict[str, Any], seed: int, *,
+                   fold_paths: list[str | Path], output: str | Path, models_path: str | Path,
+                   samples_path: str | Path | None = None) -> pd.DataFrame:
+    """Out-of-fold scores of a classifier method from its fold jobs' results."""
+    results = []
+    for path in fold_paths:
+        with open(path, "rb") as f:
+            payload = pickle.load(f)
+        if (payload.get("method"), payload.get("window")) != (method, wd.window.name):
+            raise BumpfoldInputError(f"{path}: a fold of {payload.get('method')} in {payload.get('window')}, "
+                                     f"not of {method} in {wd.window.name}")
+        results.append(payload["result"])
+    task = classifier_task(method, wd, search, seed, samples_path=samples_path)
+    return write_scores(method, wd, task.combine(results), search, output=output, models_path=models_path)
+
+
 def score_method(method: str, wd: methods.WindowData, search: dict[str, Any], seed: int, *, output: str | Path,
                  models_path: str | Path | None = None, flow_path: str | Path | None = None,
                  samples_path: str | Path | None = None) -> pd.DataFrame:
-    """Scores of SR data and SR test events for one method, written with their truth labels;
-    with ``models_path``, the trained models too (pickled), to score other events later."""
-    settings = classifier_settings(search, seed)
-    if method == "cathode":
-        result = methods.cathode(wd, wd.x(pd.read_parquet(samples_path)), settings, seed)
-    elif method == "cwola":
-        result = methods.cwola(wd, settings, seed, sideband_width=search["cwola_sideband_width"])
-    elif method == "iad":
-        result = methods.iad(wd, settings, seed)
-    elif method == "supervised":
-        result = methods.supervised(wd, settings, seed)
-    elif method == "anode":
+    """Scores of SR data and SR test events for one method, all folds in this process
+    (the workflow splits classifier methods into fold jobs)."""
+    if method == "anode":
         from bumpfold.ml.flow import ConditionalFlow
 
         result = methods.anode(wd, ConditionalFlow.load(flow_path), flow_settings(search, seed))
+    elif method in methods.METHODS:
+        result = classifier_task(method, wd, search, seed, samples_path=samples_path).run()
     else:
         raise BumpfoldInputError(f"method {method!r}: use one of {', '.join(methods.METHODS)}")
+    return write_scores(method, wd, result, search, output=output, models_path=models_path)
+
+
+def write_scores(method: str, wd: methods.WindowData, result: methods.MethodScores, search: dict[str, Any], *,
+                 output: str | Path, models_path: str | Path | None = None) -> pd.DataFrame:
+    """The SR data and test scores with their truth labels; with ``models_path``, the trained
+    models too (pickled), to score other events later."""
     parts = []
     for role, scores in (("data", result.data), ("test", result.test)):
         rows = wd.sr(role)

@@ -1,0 +1,9 @@
+"""Snakemake glue for rule score_anode: ANODE's density ratio on one window."""
+
+from bumpfold.logs import job_logging
+from bumpfold.search.pipeline import score_method, window_data
+
+with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
+    p, i, o = snakemake.params, snakemake.input, snakemake.output  # noqa: F821
+    wd = window_data(i.datasets, p.window, p.search)
+    score_method("anode", wd, p.search, p.seed, output=o.scores, models_path=o.models, flow_path=i.model)
