@@ -7,6 +7,7 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     i, o, p, w = snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards  # noqa: F821
     models = p.bumphunt["signal_models"]
     run_window(datasets=i.datasets, scores=i.get("scores"), models=i.get("models"), thresholds=i.get("thresholds"),
+               flow=i.get("flow"),
                signal_models={m: (i[f"signal_{m}"], i[f"cutflow_{m}"]) for m in models},
                injected_model=p.injected_model, background_cutflow=i.background_cutflow, window=p.window,
                selection=w.selection, injection=int(w.injection), search=p.search, bumphunt=p.bumphunt,

@@ -7,4 +7,4 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     p, i, o = snakemake.params, snakemake.input, snakemake.output  # noqa: F821
     wd = window_data(i.datasets, p.window, p.search)
     combine_method(snakemake.wildcards.method, wd, p.search, p.seed, fold_paths=list(i.folds),  # noqa: F821
-                   output=o.scores, models_path=o.models, samples_path=i.get("samples"))
+                   output=o.scores, models_path=o.models, samples_path=i.get("samples"), flow_path=i.get("flow"))

@@ -7,4 +7,4 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     p, i, w = snakemake.params, snakemake.input, snakemake.wildcards  # noqa: F821
     wd = window_data(i.datasets, p.window, p.search)
     score_fold(w.method, int(w.fold), wd, p.search, p.seed, output=snakemake.output[0],  # noqa: F821
-               samples_path=i.get("samples"))
+               samples_path=i.get("samples"), flow_path=i.get("flow"))

@@ -149,3 +149,17 @@ def test_hunt_flags_failures_instead_of_numbers():
     assert ok["limit_obs_fb"] > 0 and "local_significance" in ok
     assert not any("limit_obs_fb" in r for r in rows if r["status"] != "ok")
     assert list(specs) == ["eff0.5_on_peak"]
+
+
+def test_summary_plots_take_several_injections_and_masses(tmp_path):
+    """The scan plots of a run with two injections and two signal models (a panel per
+    injection and selection; every limit curve ordered in mass)."""
+    from bumpfold.plotting.bumphunt import plot_limits, plot_significance_by_window
+
+    rows = [{"injection": inj, "selection": sel, "efficiency": eff, "resonance_mass": mass, "status": "ok",
+             "headline": True, "window_centre": mass, "local_significance": 0.5 * inj / 300,
+             "limit_obs_fb": 10.0 + inj / 100, "limit_exp_fb": [5.0, 7.0, 10.0, 14.0, 19.0]}
+            for inj in (0, 300) for sel, eff in (("inclusive", "1"), ("cathode", "0.01")) for mass in (3900.0, 3500.0)]
+    plot_limits(rows, tmp_path / "limits.png")
+    plot_significance_by_window(rows, tmp_path / "significance.png")
+    assert (tmp_path / "limits.png").stat().st_size > 10_000 and (tmp_path / "significance.png").stat().st_size > 10_000

@@ -10,6 +10,7 @@ import pytest
 
 from bumpfold.config import validate_config
 from bumpfold.errors import BumpfoldInputError
+from bumpfold.ml.flow import ConditionalFlow
 from bumpfold.search import pipeline, results
 from bumpfold.search.datasets import SplitSettings, build_datasets
 from bumpfold.search.regions import Window
@@ -107,15 +108,19 @@ def test_cathode_finds_the_injected_bump_and_the_steps_write_their_outputs(table
     assert 0.4 < closure["closure_auc"] < 0.65  # the flow models the sidebands
     pipeline.sample_window(wd, tmp_path / "flow.pt", search_config, 7, tmp_path / "samples.parquet")
     assert len(pd.read_parquet(tmp_path / "samples.parquet")) == 2 * len(wd.sr("data"))
+    # the flow's latent image of the sideband data is close to a standard normal (LaCATHODE)
+    latent = ConditionalFlow.load(tmp_path / "flow.pt").latent(wd.x(wd.sb("data")), wd.sb("data").mjj.to_numpy())
+    assert np.all(np.abs(latent.mean(axis=0)) < 0.15) and np.all(np.abs(latent.std(axis=0) - 1) < 0.15)
     tables_by_method = {}
-    for method in ("cathode", "iad"):
+    for method in ("cathode", "lacathode", "iad"):
         tables_by_method[method] = pipeline.score_method(method, wd, search_config, 8,
                                                          output=tmp_path / f"{method}.parquet",
-                                                         samples_path=tmp_path / "samples.parquet")
+                                                         samples_path=tmp_path / "samples.parquet",
+                                                         flow_path=tmp_path / "flow.pt")
     metrics = results.evaluate(tables_by_method, window=WINDOW.name, injection=600,
                                 closure=tmp_path / "closure.json", output=tmp_path / "metrics.json")
-    assert metrics["methods"]["cathode"]["max_sic"] > 2.0
-    assert metrics["methods"]["iad"]["max_sic"] > 2.0
+    for method in ("cathode", "lacathode", "iad"):
+        assert metrics["methods"][method]["max_sic"] > 2.0, method
     assert metrics["methods"]["cathode"]["n_signal_sr_true"] > 300
     results.select_top(tables_by_method["cathode"], [0.1, 0.01], output=tmp_path / "sel.parquet",
                         thresholds=tmp_path / "sel.json")

@@ -74,8 +74,8 @@ def test_outputs_logs_and_benchmarks(finished_run):
     # the search: every method on every window and injection, with selections
     rows = json.loads((workdir / "results" / "search" / "summary.json").read_text())["rows"]
     search = config["search"]
-    assert {r["method"] for r in rows} == {"cathode", "cwola", "anode", "iad", "supervised"}
-    assert len(rows) == 5 * len(search["injections"])
+    assert {r["method"] for r in rows} == {"cathode", "lacathode", "cwola", "anode", "iad", "supervised"}
+    assert len(rows) == 6 * len(search["injections"])
     for r in rows:
         assert 0.0 <= r["auc"] <= 1.0 and r["max_sic"] >= 0.0 and r["n_sr_data"] > 0
         assert 0.0 < r["closure_auc"] < 1.0
@@ -85,20 +85,20 @@ def test_outputs_logs_and_benchmarks(finished_run):
     # the bump hunt: CATHODE selections and the inclusive spectrum, numbers or a stated failure
     bumphunt = workdir / "results" / "bumphunt"
     rows = json.loads((bumphunt / "summary.json").read_text())["rows"]
-    assert {r["selection"] for r in rows} == {"cathode", "inclusive"}
+    assert {r["selection"] for r in rows} == {"lacathode", "inclusive"}
     assert {r["efficiency"] for r in rows} == {"0.1", "0.02", "1"}
     for r in rows:
         assert (r["status"] == "ok" and r["limit_obs_fb"] > 0) or (
             r["status"].startswith("failed: ") and "limit_obs_fb" not in r), r
     ok = [r for r in rows if r["status"] == "ok"]
-    assert any(r["selection"] == "inclusive" for r in ok) and any(r["selection"] == "cathode" for r in ok)
+    assert any(r["selection"] == "inclusive" for r in ok) and any(r["selection"] == "lacathode" for r in ok)
     assert all(r["luminosity_fb"] > 0 and r["limit_exp_fb"] == sorted(r["limit_exp_fb"]) for r in ok)
     for r in ok:
         ws = bumphunt / f"inj{r['injection']}" / r["window"] / "workspaces" / r["selection"]
         spec = json.loads((ws / f"eff{r['efficiency']}_{r['signal_model']}.json").read_text())
         assert pyhf.Workspace(spec).model().config.poi_name == "mu"
     assert "| 150 | wprime_3500_500_100 | sr3300_3700 |" in (bumphunt / "limits.md").read_text()
-    for name in ("limits.png", "significance.png", "inj150/sr3300_3700/cathode.png"):
+    for name in ("limits.png", "significance.png", "inj150/sr3300_3700/lacathode.png"):
         assert (bumphunt / name).stat().st_size > 10_000
 
 
@@ -135,6 +135,7 @@ def test_same_seed_same_tables(finished_run, tmp_path):
         assert _digest(workdir / name) == _digest(again / name)
     # same seed, same anomaly scores and the same summary, on CPU
     for name in ("results/search/inj150/sr3300_3700/scores/cathode.parquet",
+                 "results/search/inj150/sr3300_3700/scores/lacathode.parquet",
                  "results/search/inj150/sr3300_3700/scores/anode.parquet"):
         assert _digest(workdir / name) == _digest(again / name)
     assert (workdir / "results/search/summary.json").read_text() == (again / "results/search/summary.json").read_text()

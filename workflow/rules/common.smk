@@ -16,7 +16,7 @@ BUMPHUNT = config["bumphunt"]
 BUMPHUNT_ON = SEARCH["enabled"] and BUMPHUNT["enabled"]
 WINDOWS = {w.name: w for w in windows_from_config(config["regions"])}
 # the methods whose k folds run as separate jobs (ANODE trains one flow in the SR instead)
-CLASSIFIER_METHODS = "cathode|cwola|iad|supervised"
+CLASSIFIER_METHODS = "cathode|lacathode|cwola|iad|supervised"
 
 
 wildcard_constraints:
@@ -61,7 +61,7 @@ SEARCH_KEYS = {
     "datasets": ("features", "split"),
     "flow": WINDOW_KEYS + ("flow", "classifier", "device"),
     "samples": WINDOW_KEYS + ("oversampling",),
-    "score": WINDOW_KEYS + ("classifier", "device", "cwola_sideband_width"),
+    "score": WINDOW_KEYS + ("classifier", "device", "cwola_sideband_width", "oversampling"),
     "bumphunt": ("features", "split"),
 }
 
@@ -71,10 +71,14 @@ def search_params(step):
 
 
 def score_inputs(wildcards):
-    """Every classifier method reads the data sets; CATHODE also the SR samples."""
+    """Every classifier method reads the data sets; CATHODE also the SR samples, LaCATHODE
+    the sideband flow."""
+    base = f"results/search/inj{wildcards.injection}/{wildcards.window}"
     inputs = {"datasets": f"results/search/inj{wildcards.injection}/datasets.parquet"}
     if wildcards.method == "cathode":
-        inputs["samples"] = f"results/search/inj{wildcards.injection}/{wildcards.window}/samples.parquet"
+        inputs["samples"] = f"{base}/samples.parquet"
+    if wildcards.method == "lacathode":
+        inputs["flow"] = f"{base}/flow.pt"
     return inputs
 
 
@@ -88,6 +92,8 @@ def bumphunt_inputs(wildcards):
         inputs["scores"] = f"{search_dir}/scores/{wildcards.selection}.parquet"
         inputs["models"] = f"{search_dir}/models/{wildcards.selection}.pkl"
         inputs["thresholds"] = f"{search_dir}/selection/{wildcards.selection}.json"
+    if wildcards.selection == "lacathode":
+        inputs["flow"] = f"{search_dir}/flow.pt"
     for model in BUMPHUNT["signal_models"]:
         inputs[f"signal_{model}"] = f"results/skim/{model}.parquet"
         inputs[f"cutflow_{model}"] = f"results/skim/{model}.cutflow.json"

@@ -20,6 +20,7 @@ import json
 import logging
 import pickle
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from bumpfold.search.regions import Window, assign_folds
 log = logging.getLogger(__name__)
 
 INCLUSIVE = "inclusive"
+Encoder = Callable[[pd.DataFrame], NDArray[np.float64]]
 
 
 @dataclass
@@ -83,8 +85,19 @@ def _load_models(path: str | Path, window: Window) -> list[list]:
     return payload["models"]
 
 
+def feature_encoder(features: list[str], flow_path: str | Path | None = None) -> Encoder:
+    """Events -> classifier inputs: the features, or (LaCATHODE, ``flow_path`` given) their
+    latent image under the window's sideband flow at each event's own m_jj."""
+    if flow_path is None:
+        return lambda rows: rows[features].to_numpy(np.float64)
+    from bumpfold.ml.flow import ConditionalFlow
+
+    flow = ConditionalFlow.load(flow_path)
+    return lambda rows: flow.latent(rows[features].to_numpy(np.float64), rows.mjj.to_numpy())
+
+
 def data_scores(datasets: pd.DataFrame, scores: pd.DataFrame, models: list[list], window: Window,
-                features: list[str], seed: int) -> pd.DataFrame:
+                encode: Encoder, seed: int) -> pd.DataFrame:
     """Data events in the m_jj range with a score each (see the module docstring)."""
     data = datasets[(datasets.role == "data").to_numpy() & window.in_range(datasets.mjj.to_numpy())]
     in_sr = window.in_sr(data.mjj.to_numpy())
@@ -95,17 +108,15 @@ def data_scores(datasets: pd.DataFrame, scores: pd.DataFrame, models: list[list]
     score = np.empty(len(data))
     score[in_sr] = sr_scores.score.to_numpy()
     sb = data[~in_sr]
-    score[~in_sr] = fold_model_scores(models, sb[features].to_numpy(np.float64),
-                                      assign_folds(len(sb), len(models), seed))
+    score[~in_sr] = fold_model_scores(models, encode(sb), assign_folds(len(sb), len(models), seed))
     return data[["mjj", "is_signal"]].assign(score=score)
 
 
-def template_scores(sample: SignalSample, models: list[list] | None, features: list[str],
+def template_scores(sample: SignalSample, models: list[list] | None, encode: Encoder,
                     seed: int) -> NDArray[np.float64]:
     if models is None:
         return np.ones(len(sample.table))
-    x = sample.table[features].to_numpy(np.float64)
-    return fold_model_scores(models, x, assign_folds(len(x), len(models), seed))
+    return fold_model_scores(models, encode(sample.table), assign_folds(len(sample.table), len(models), seed))
 
 
 def _window_counts(name: str, counts: NDArray, fit: DijetFit, edges: NDArray, window: NDArray[np.bool_],
@@ -181,7 +192,7 @@ def write_workspaces(workspaces: dict[str, dict], directory: str | Path) -> None
 
 
 def run_window(*, datasets: str | Path, scores: str | Path | None, models: str | Path | None,
-               thresholds: str | Path | None, signal_models: dict[str, tuple[str, str]], injected_model: str,
+               thresholds: str | Path | None, flow: str | Path | None = None, signal_models: dict[str, tuple[str, str]], injected_model: str,
                background_cutflow: str | Path, window: Window, selection: str, injection: int,
                search: dict[str, Any], bumphunt: dict[str, Any], sqrt_s: float, seed: int,
                output: str | Path, workspaces: str | Path, plot: str | Path) -> list[dict]:
@@ -189,7 +200,7 @@ def run_window(*, datasets: str | Path, scores: str | Path | None, models: str |
     from bumpfold.plotting.bumphunt import plot_window_spectra
 
     table = pd.read_parquet(datasets)
-    features = list(search["features"])
+    encode = feature_encoder(list(search["features"]), flow)
     binning = Binning(window.range_low, window.range_high, bumphunt["bin_width"])
     lumi = luminosity_fb(background_cutflow, search["split"]["data_fraction"])
     samples = {name: signal_sample(name, t, c, datasets=table if name == injected_model else None)
@@ -201,9 +212,9 @@ def run_window(*, datasets: str | Path, scores: str | Path | None, models: str |
         cuts = {"1": 1.0}
     else:
         fold_models = _load_models(models, window)
-        data = data_scores(table, pd.read_parquet(scores), fold_models, window, features, seed)
+        data = data_scores(table, pd.read_parquet(scores), fold_models, window, encode, seed)
         cuts = json.loads(Path(thresholds).read_text())["thresholds"]
-    signals = {name: (s, template_scores(s, fold_models, features, seed + 1 + i))
+    signals = {name: (s, template_scores(s, fold_models, encode, seed + 1 + i))
                for i, (name, s) in enumerate(samples.items())}
     rows, specs, spectra = hunt(data, cuts, signals, window=window, binning=binning, lumi_fb=lumi,
                                 fit=bumphunt["fit"], sqrt_s=sqrt_s, cl=bumphunt["cl"],

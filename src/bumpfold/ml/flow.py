@@ -153,6 +153,15 @@ class ConditionalFlow:
         log_mean = torch.logsumexp(logs, dim=0) - np.log(len(self.members))
         return log_mean.numpy() + self.scaler.log_abs_det_jacobian(x)
 
+    def latent(self, x: NDArray[np.float64], m: NDArray[np.float64], *, member: int = 0) -> NDArray[np.float64]:
+        """The flow's base-space image z of each (x, m), through the preprocessing and the
+        transform of one ensemble member (0: the epoch with the lowest validation loss).
+        For the background the flow was fitted to, z ~ N(0, 1) at every m (LaCATHODE)."""
+        self._check(x, m)
+        z = torch.as_tensor(self.scaler.transform(x), dtype=torch.float32)
+        with torch.no_grad():
+            return self.members[member](self._context(m)).transform(z).double().numpy()
+
     def sample(self, m: NDArray[np.float64], *, seed: int) -> NDArray[np.float64]:
         """One x per entry of ``m``, each from a randomly chosen ensemble member."""
         if not np.isfinite(m).all():

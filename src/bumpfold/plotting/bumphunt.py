@@ -61,22 +61,28 @@ def plot_significance_by_window(rows: list[dict], output: str | Path) -> None:
 
 
 def plot_limits(rows: list[dict], output: str | Path) -> None:
-    """95% CL limit on sigma x B vs. resonance mass (Brazil band), one panel per selection."""
+    """95% CL limit on sigma x B vs. resonance mass (Brazil band): a row of panels per
+    injection, a column per (selection, efficiency)."""
     selections = sorted({(r["selection"], r["efficiency"]) for r in rows})
-    fig, axes = panel_row(len(selections), width=9)
-    for ax, (selection, eff) in zip(axes, selections):
-        pts = sorted((r["resonance_mass"], r) for r in rows if (r["selection"], r["efficiency"]) == (selection, eff))
-        if not pts:
-            continue
-        m = np.array([p[0] for p in pts])
-        exp = np.array([p[1]["limit_exp_fb"] for p in pts])
-        obs = np.array([p[1]["limit_obs_fb"] for p in pts])
-        ax.fill_between(m, exp[:, 0], exp[:, 4], color="gold", label=r"expected $\pm 2\sigma$")
-        ax.fill_between(m, exp[:, 1], exp[:, 3], color="limegreen", label=r"expected $\pm 1\sigma$")
-        ax.plot(m, exp[:, 2], "k--", label="expected")
-        ax.plot(m, obs, "ko-", label="observed")
-        ax.set(xlabel="resonance mass [GeV]", ylabel=r"95% CL limit on $\sigma \times B$ [fb]", yscale="log",
-               title=f"{selection}, efficiency {eff}")
-        ax.legend(fontsize=12)
+    injections = sorted({r["injection"] for r in rows})
+    fig, axes = new_figure(len(injections), len(selections), figsize=(9 * len(selections), 8 * len(injections)),
+                           squeeze=False)
+    for row_axes, injection in zip(axes, injections):
+        for ax, (selection, eff) in zip(row_axes, selections):
+            pts = sorted(((r["resonance_mass"], i) for i, r in enumerate(rows)
+                          if (r["selection"], r["efficiency"], r["injection"]) == (selection, eff, injection)))
+            if not pts:
+                ax.set_axis_off()
+                continue
+            m = np.array([mass for mass, _ in pts])
+            exp = np.array([rows[i]["limit_exp_fb"] for _, i in pts])
+            obs = np.array([rows[i]["limit_obs_fb"] for _, i in pts])
+            ax.fill_between(m, exp[:, 0], exp[:, 4], color="gold", label=r"expected $\pm 2\sigma$")
+            ax.fill_between(m, exp[:, 1], exp[:, 3], color="limegreen", label=r"expected $\pm 1\sigma$")
+            ax.plot(m, exp[:, 2], "k--", label="expected")
+            ax.plot(m, obs, "ko-", label="observed")
+            ax.set(xlabel="resonance mass [GeV]", ylabel=r"95% CL limit on $\sigma \times B$ [fb]", yscale="log",
+                   title=f"{selection}, efficiency {eff}, {injection} injected")
+            ax.legend(fontsize=12)
     fig.tight_layout()
     save_figure(fig, output)

@@ -6,6 +6,8 @@ data) and for the labelled SR test events. The classifier methods return a
 combined; ANODE returns its scores directly:
 
 * ``cathode``: SR data vs. background samples from the sideband flow (k-fold);
+* ``lacathode``: the same in the flow's latent space (SR data mapped through the flow
+  vs. standard-normal samples), a score that does not sculpt m_jj outside the SR;
 * ``cwola``: SR data vs. data in the adjacent sidebands (CWoLa Hunting, k-fold);
 * ``anode``: log p_SR(x|m) - log p_bkg(x|m), a second flow trained on SR data;
 * ``iad``: SR data vs. an independent true-background sample in the SR (the idealised
@@ -15,7 +17,7 @@ combined; ANODE returns its scores directly:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,8 +32,8 @@ from bumpfold.search.regions import Window, assign_folds
 if TYPE_CHECKING:  # torch only where a flow is trained
     from bumpfold.ml.flow import ConditionalFlow, FlowSettings
 
-METHODS = ("cathode", "cwola", "anode", "iad", "supervised")
-CLASSIFIER_METHODS = ("cathode", "cwola", "iad", "supervised")
+METHODS = ("cathode", "lacathode", "cwola", "anode", "iad", "supervised")
+CLASSIFIER_METHODS = ("cathode", "lacathode", "cwola", "iad", "supervised")
 
 
 @dataclass
@@ -97,13 +99,16 @@ class ClassifierTask:
 
 
 def _task(wd: WindowData, data: pd.DataFrame | NDArray, reference: pd.DataFrame | NDArray,
-          settings: ClassifierSettings, seed: int, *, data_is_sr_data: bool = True) -> ClassifierTask:
-    x_data = wd.x(data) if isinstance(data, pd.DataFrame) else data
-    x_ref = wd.x(reference) if isinstance(reference, pd.DataFrame) else reference
+          settings: ClassifierSettings, seed: int, *, data_is_sr_data: bool = True,
+          encode: Callable[[pd.DataFrame], NDArray[np.float64]] | None = None) -> ClassifierTask:
+    """``encode`` turns events into classifier inputs (default: the window's features)."""
+    encode = encode or wd.x
+    x_data = encode(data) if isinstance(data, pd.DataFrame) else data
+    x_ref = encode(reference) if isinstance(reference, pd.DataFrame) else reference
     k = settings.n_folds
     return ClassifierTask(data=x_data, reference=x_ref, data_folds=assign_folds(len(x_data), k, seed),
-                          reference_folds=assign_folds(len(x_ref), k, seed + 1), test=wd.x(wd.sr("test")),
-                          settings=settings, sr_data=None if data_is_sr_data else wd.x(wd.sr("data")))
+                          reference_folds=assign_folds(len(x_ref), k, seed + 1), test=encode(wd.sr("test")),
+                          settings=settings, sr_data=None if data_is_sr_data else encode(wd.sr("data")))
 
 
 def cathode(wd: WindowData, samples: NDArray[np.float64], settings: ClassifierSettings, seed: int) -> ClassifierTask:
@@ -120,6 +125,22 @@ def cwola(wd: WindowData, settings: ClassifierSettings, seed: int, *, sideband_w
 
 def iad(wd: WindowData, settings: ClassifierSettings, seed: int) -> ClassifierTask:
     return _task(wd, wd.sr("data"), wd.sr("ideal"), settings, seed)
+
+
+def latent_encoder(wd: WindowData, flow: ConditionalFlow) -> Callable[[pd.DataFrame], NDArray[np.float64]]:
+    """Events -> their latent image under the sideband flow, each at its own m_jj."""
+    return lambda rows: flow.latent(wd.x(rows), rows.mjj.to_numpy())
+
+
+def lacathode(wd: WindowData, flow: ConditionalFlow, settings: ClassifierSettings, seed: int, *,
+              oversampling: float) -> ClassifierTask:
+    """LaCATHODE (Hallin et al., PRD 107, 114012): SR data mapped into the sideband flow's
+    latent space vs. standard-normal samples there. For background the latent space barely
+    depends on m_jj, so the score, unlike CATHODE's, can be applied beyond the SR without
+    sculpting a bump into the m_jj spectrum (the bump hunt's selection)."""
+    n_data = len(wd.sr("data"))
+    reference = np.random.default_rng(seed + 2).standard_normal((int(round(oversampling * n_data)), len(wd.features)))
+    return _task(wd, wd.sr("data"), reference, settings, seed, encode=latent_encoder(wd, flow))
 
 
 def supervised(wd: WindowData, settings: ClassifierSettings, seed: int) -> ClassifierTask:

@@ -119,11 +119,17 @@ def sample_window(wd: methods.WindowData, flow_path: str | Path, search: dict[st
 
 
 def classifier_task(method: str, wd: methods.WindowData, search: dict[str, Any], seed: int, *,
-                    samples_path: str | Path | None = None) -> methods.ClassifierTask:
+                    samples_path: str | Path | None = None,
+                    flow_path: str | Path | None = None) -> methods.ClassifierTask:
     """The k-fold data-vs-reference problem of a classifier method (not ANODE)."""
     settings = classifier_settings(search, seed)
     if method == "cathode":
         return methods.cathode(wd, wd.x(pd.read_parquet(samples_path)), settings, seed)
+    if method == "lacathode":
+        from bumpfold.ml.flow import ConditionalFlow
+
+        return methods.lacathode(wd, ConditionalFlow.load(flow_path), settings, seed,
+                                 oversampling=search["oversampling"])
     if method == "cwola":
         return methods.cwola(wd, settings, seed, sideband_width=search["cwola_sideband_width"])
     if method == "iad":
@@ -135,16 +141,17 @@ def classifier_task(method: str, wd: methods.WindowData, search: dict[str, Any],
 
 
 def score_fold(method: str, fold: int, wd: methods.WindowData, search: dict[str, Any], seed: int, *,
-               output: str | Path, samples_path: str | Path | None = None) -> None:
+               output: str | Path, samples_path: str | Path | None = None, flow_path: str | Path | None = None) -> None:
     """Train one fold of a classifier method and write its models and scores (pickle)."""
-    result = classifier_task(method, wd, search, seed, samples_path=samples_path).train_fold(fold)
+    task = classifier_task(method, wd, search, seed, samples_path=samples_path, flow_path=flow_path)
+    result = task.train_fold(fold)
     with atomic_path(output) as tmp, open(tmp, "wb") as f:
         pickle.dump({"method": method, "window": wd.window.name, "result": result}, f)
 
 
 def combine_method(method: str, wd: methods.WindowData, search: dict[str, Any], seed: int, *,
                    fold_paths: list[str | Path], output: str | Path, models_path: str | Path,
-                   samples_path: str | Path | None = None) -> pd.DataFrame:
+                   samples_path: str | Path | None = None, flow_path: str | Path | None = None) -> pd.DataFrame:
     """Out-of-fold scores of a classifier method from its fold jobs' results."""
     results = []
     for path in fold_paths:
@@ -154,7 +161,7 @@ def combine_method(method: str, wd: methods.WindowData, search: dict[str, Any], 
             raise BumpfoldInputError(f"{path}: a fold of {payload.get('method')} in {payload.get('window')}, "
                                      f"not of {method} in {wd.window.name}")
         results.append(payload["result"])
-    task = classifier_task(method, wd, search, seed, samples_path=samples_path)
+    task = classifier_task(method, wd, search, seed, samples_path=samples_path, flow_path=flow_path)
     return write_scores(method, wd, task.combine(results), search, output=output, models_path=models_path)
 
 
@@ -168,7 +175,7 @@ def score_method(method: str, wd: methods.WindowData, search: dict[str, Any], se
 
         result = methods.anode(wd, ConditionalFlow.load(flow_path), flow_settings(search, seed))
     elif method in methods.METHODS:
-        result = classifier_task(method, wd, search, seed, samples_path=samples_path).run()
+        result = classifier_task(method, wd, search, seed, samples_path=samples_path, flow_path=flow_path).run()
     else:
         raise BumpfoldInputError(f"method {method!r}: use one of {', '.join(methods.METHODS)}")
     return write_scores(method, wd, result, search, output=output, models_path=models_path)

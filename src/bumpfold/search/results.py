@@ -47,7 +47,8 @@ def evaluate(score_tables: dict[str, pd.DataFrame], *, window: str, injection: i
 
 
 def summarize(metrics_files: list[str | Path], output: str | Path) -> list[dict[str, Any]]:
-    """One row per (window, injection, method) with the S/B that was really in the SR data."""
+    """One row per (window, injection, method) with the S/B and S/sqrt(B) that were really in the
+    SR data."""
     rows = []
     for path in metrics_files:
         metrics = json.loads(Path(path).read_text())
@@ -55,6 +56,6 @@ def summarize(metrics_files: list[str | Path], output: str | Path) -> list[dict[
             n_bkg = r["n_sr_data"] - r["n_signal_sr_true"]
             rows.append({"window": metrics["window"], "injection": metrics["injection"], "method": method,
                          "closure_auc": metrics["closure_auc"], "s_over_b": r["n_signal_sr_true"] / max(n_bkg, 1),
-                         **r})
+                         "s_over_sqrt_b": r["n_signal_sr_true"] / np.sqrt(max(n_bkg, 1)), **r})
     write_json({"rows": rows}, output)
     return rows
