@@ -169,7 +169,9 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
                 rows.append({**row, "status": f"failed: {exc}"})
                 continue
             workspaces[f"eff{eff}_{model}"] = spec
-            spectra[eff]["signals"][model] = per_fb * max(result.mu_hat, 0.0)
+            # only the window bins: what the pyhf model fits (a template peaking elsewhere would
+            # otherwise be drawn at its own mass, scaled up by the fit to a tail)
+            spectra[eff]["signals"][model] = np.where(in_window, per_fb * max(result.mu_hat, 0.0), 0.0)
             rows.append({**row, "status": "ok", **result.as_dict(row["signal_events_per_fb"])})
             log.info("%s, %s: mu_hat %.3g fb, Z = %.2f, limit %.3g fb (expected %.3g)", name, model, result.mu_hat,
                      result.local_significance, result.limit_obs, result.limit_exp[2])

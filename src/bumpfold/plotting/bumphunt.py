@@ -26,7 +26,7 @@ def plot_window_spectra(spectra: dict[str, dict], binning: Binning, window: Wind
         top.errorbar(centres, counts, yerr=np.sqrt(counts), fmt="ko", ms=4, label="selected data")
         top.stairs(pred, edges, color="tab:blue", label=f"dijet fit, {fit.n_params} par.")
         for model, signal in s["signals"].items():
-            top.stairs(pred + signal, edges, color="tab:red", ls="--", label=f"fit + {model} (best fit)")
+            top.stairs(pred + signal, edges, color="tab:red", ls="--", label=f"fit + {model} (best fit, window)")
         top.axvspan(window.low, window.high, color="tab:orange", alpha=0.15, label="signal window (blinded in fit)")
         top.set(yscale="log", ylabel="events / bin", title=f"efficiency {eff}")
         top.legend(fontsize=12)
@@ -42,6 +42,10 @@ def plot_window_spectra(spectra: dict[str, dict], binning: Binning, window: Wind
 def plot_significance_by_window(rows: list[dict], output: str | Path) -> None:
     """Local significance of each window's own signal model, per selection and injection."""
     injections = sorted({r["injection"] for r in rows})
+    # one colour per (selection, efficiency) in every panel; markers only, since a window
+    # whose fit failed has no point and a line would bridge it
+    labels = sorted({f"{r['selection']} eff {r['efficiency']}" for r in rows})
+    colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
     fig, axes = panel_row(len(injections))
     for ax, injection in zip(axes, injections):
         series: dict[str, list[tuple[float, float]]] = {}
@@ -50,7 +54,7 @@ def plot_significance_by_window(rows: list[dict], output: str | Path) -> None:
                 series.setdefault(f"{r['selection']} eff {r['efficiency']}", []).append(
                     (r["window_centre"], r["local_significance"]))
         for label, pts in sorted(series.items()):
-            ax.plot(*zip(*sorted(pts)), "o-", label=label)
+            ax.plot(*zip(*sorted(pts)), "o", ms=10, color=colours[label], label=label)
         for z in (3, 5):
             ax.axhline(z, color="k", ls=":")
         ax.set(xlabel=r"window centre $m_{jj}$ [GeV]", ylabel=r"local significance [$\sigma$]",
