@@ -163,3 +163,12 @@ def test_summary_plots_take_several_injections_and_masses(tmp_path):
     plot_limits(rows, tmp_path / "limits.png")
     plot_significance_by_window(rows, tmp_path / "significance.png")
     assert (tmp_path / "limits.png").stat().st_size > 10_000 and (tmp_path / "significance.png").stat().st_size > 10_000
+
+
+def test_workspace_that_fails_pyhf_validation_is_a_clear_error():
+    """A background template whose bins do not match the data's: pyhf cannot build the model,
+    and the message names the window."""
+    c = WindowCounts("cathode, sr3300_3700, efficiency 0.01", np.array([5.0, 6.0, 4.0]), np.array([4.0, 5.0]),
+                     [], np.array([1.0, 2.0, 1.0]))
+    with pytest.raises(BumpfoldInputError, match=r"cathode, sr3300_3700, efficiency 0.01: the pyhf workspace fails"):
+        workspace_spec(c)

@@ -56,8 +56,8 @@ def workspace_spec(c: WindowCounts) -> dict:
         "measurements": [{"name": "bumphunt", "config": {"poi": "mu", "parameters": []}}],
         "version": "1.0.0",
     }
-    try:
-        pyhf.Workspace(spec)
+    try:  # the schema, and that a model builds from it (bin counts agree across samples)
+        pyhf.Workspace(spec).model()
     except Exception as exc:
         raise BumpfoldInputError(f"{c.name}: the pyhf workspace fails validation ({exc})") from exc
     return spec
