@@ -58,6 +58,8 @@ BAD = [
     ({"generation": {"processes": {"w": {"kind": "resonance", "m_resonance": 500.0}}}, "datasets": {"w": {"process": "w"}}},
      "m_x + m_y must be below m_resonance"),
     ({"generation": {"processes": {"qcd": {"kind": "gluino"}}}}, "'generation.processes.qcd.kind'"),
+    ({"generation": {"processes": {"qcd": {"kind": "qcd", "pythia_settings": ["TimeShower:alphaSvalue"]}}}},
+     "'generation.processes.qcd.pythia_settings.0': 'TimeShower:alphaSvalue' does not match"),
     ({"search": {"signal": "zprime"}}, "'search.signal': dataset 'zprime' is not in datasets"),
     ({"search": {"methods": ["cathode", "magic"]}}, "'search.methods.1': 'magic' is not one of"),
     ({"search": {"injections": [-5]}}, "'search.injections.0': -5 is less than the minimum of 0"),

@@ -60,7 +60,18 @@ def test_bad_process_settings_fail_loudly(tmp_path):
                       output=tmp_path / "x.root")
     with pytest.raises(ValueError, match="unknown process kind"):
         pythia_commands(ProcessSpec("z", "graviton"), sqrt_s=13000.0, mpi=False, seed=1)
+    with pytest.raises(ValueError, match="Pythia rejected setting 'TimeShower:alphaSvaloo = 0.12' for process 'qcd'"):
+        produce_chunk(ProcessSpec("qcd", "qcd", settings=("TimeShower:alphaSvaloo = 0.12",)), process_id=0, chunk=0,
+                      n_events=10, base_seed=1, config=ProductionConfig(), output=tmp_path / "x.root")
     assert not list(tmp_path.iterdir())
+
+
+def test_extra_pythia_settings_are_read_last():
+    """A process's own settings (another tune, shower parameters) override the defaults."""
+    spec = ProcessSpec("qcd_alt", "qcd", settings=("TimeShower:alphaSvalue = 0.12", "HardQCD:all = off",
+                                                   "HardQCD:gg2gg = on"))
+    commands = pythia_commands(spec, sqrt_s=13000.0, mpi=False, seed=1)
+    assert commands[-3:] == list(spec.settings) and commands.index("HardQCD:all = on") < len(commands) - 3
 
 
 @pytest.fixture(scope="module")

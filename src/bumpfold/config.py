@@ -162,7 +162,8 @@ def production_config(generation: dict[str, Any]) -> ProductionConfig:
 def process_spec(name: str, process: dict[str, Any]) -> ProcessSpec:
     """From one entry of ``generation.processes``."""
     return ProcessSpec(name=name, kind=process["kind"], pthat_min=float(process["pthat_min"]),
-                       m_resonance=float(process["m_resonance"]), m_x=float(process["m_x"]), m_y=float(process["m_y"]))
+                       m_resonance=float(process["m_resonance"]), m_x=float(process["m_x"]), m_y=float(process["m_y"]),
+                       settings=tuple(process["pythia_settings"]))
 
 
 def process_id(config: dict[str, Any], name: str) -> int:

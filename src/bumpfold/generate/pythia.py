@@ -32,6 +32,9 @@ class ProcessSpec:
     m_resonance: float = 3500.0
     m_x: float = 500.0
     m_y: float = 100.0
+    # extra Pythia settings ("Key = value"), read last so they override: another tune or
+    # shower/hadronisation parameters, e.g. the pseudo-data of the unfolding
+    settings: tuple[str, ...] = ()
 
     @property
     def is_signal(self) -> bool:
@@ -48,6 +51,10 @@ def pythia_commands(spec: ProcessSpec, *, sqrt_s: float, mpi: bool, seed: int) -
         "Next:numberCount = 0",
         "Print:quiet = on",
     ]
+    return _process_commands(spec, common) + list(spec.settings)
+
+
+def _process_commands(spec: ProcessSpec, common: list[str]) -> list[str]:
     if spec.kind == "qcd":
         return common + ["HardQCD:all = on", f"PhaseSpace:pTHatMin = {spec.pthat_min}"]
     if spec.kind == "resonance":
