@@ -8,6 +8,7 @@ include: "workflow/rules/skim.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/bumphunt.smk"
+include: "workflow/rules/unfold.smk"
 
 
 rule all:

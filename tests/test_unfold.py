@@ -301,3 +301,56 @@ def test_read_jet_observables_from_generated_sample(samples):
     # two files are concatenated
     twice = read_jet_observables([samples["qcd"]] * 2, observables=["mass"], pt_min=1200.0)
     assert twice.n_events == 2 * n
+
+
+# --- the workflow steps (bumpfold.unfold.pipeline) ---------------------------------------
+
+UNFOLD_CONFIG = {"observables": ["mass", "multiplicity", "tau21"], "pt_min": 1200.0, "bins": 8, "iterations": 2,
+                 "members": 2, "classifier": {"max_iter": 20, "learning_rate": 0.1, "max_leaf_nodes": 15,
+                                              "max_ratio": 100.0}}
+
+
+def test_pipeline_steps_chain_and_close_on_the_simulation_itself(samples, tmp_path):
+    """Inputs -> two members x two iterations -> IBU -> summary, unfolding the simulation's own
+    detector level: the unfolded distributions stay on the truth."""
+    from bumpfold.unfold import pipeline
+
+    qcd = [samples["qcd"]]
+    job = pipeline.prepare_inputs(qcd, qcd, unfold=UNFOLD_CONFIG, output=tmp_path / "inputs.npz")
+    again = pipeline.load_inputs(tmp_path / "inputs.npz")
+    assert np.array_equal(again.sim.gen, job.sim.gen) and again.observables == UNFOLD_CONFIG["observables"]
+    assert np.all(np.diff(job.edges["multiplicity"]) >= 1) and job.edges["multiplicity"][0] % 1 == 0.5
+    members = []
+    for m in range(2):
+        paths = []
+        for i in (1, 2):
+            paths.append(tmp_path / f"m{m}_i{i}.npz")
+            pipeline.iteration_job(tmp_path / "inputs.npz", paths[-2] if i > 1 else None, member=m, iteration=i,
+                                   unfold=UNFOLD_CONFIG, seed=5, output=paths[-1])
+        members.append(paths)
+    pipeline.ibu_job(tmp_path / "inputs.npz", unfold=UNFOLD_CONFIG, seed=5, output=tmp_path / "ibu.json")
+    summary = pipeline.summarize(tmp_path / "inputs.npz", members, tmp_path / "ibu.json", output=tmp_path / "s.json")
+    for name, o in summary["observables"].items():
+        assert o["metrics"]["prior"]["triangular_discriminator_1e3"] < 1e-9, name  # data = simulation
+        assert o["metrics"]["omnifold"]["chi2_ndf"] < 3.0, (name, o["metrics"]["omnifold"])
+        assert o["metrics"]["ibu"]["chi2_ndf"] < 3.0, (name, o["metrics"]["ibu"])
+    # the bootstrap replica (member 1) differs from the nominal member 0
+    assert not np.array_equal(load_state(members[0][1]).pull_weights, load_state(members[1][1]).pull_weights)
+
+
+def test_pipeline_bad_inputs_are_named(samples, tmp_path):
+    from bumpfold.unfold import pipeline
+
+    qcd = [samples["qcd"]]
+    pipeline.prepare_inputs(qcd, qcd, unfold=UNFOLD_CONFIG, output=tmp_path / "inputs.npz")
+    pipeline.iteration_job(tmp_path / "inputs.npz", None, member=0, iteration=1, unfold=UNFOLD_CONFIG, seed=5,
+                           output=tmp_path / "i1.npz")
+    with pytest.raises(BumpfoldInputError, match=r"i1.npz: holds iteration 1, expected 2"):
+        pipeline.iteration_job(tmp_path / "inputs.npz", tmp_path / "i1.npz", member=0, iteration=3,
+                               unfold=UNFOLD_CONFIG, seed=5, output=tmp_path / "i3.npz")
+    assert not (tmp_path / "i3.npz").exists()
+    (tmp_path / "bad.npz").write_bytes(b"not a zip" * 10)
+    with pytest.raises(BumpfoldInputError, match=r"bad.npz: not readable unfolding inputs"):
+        pipeline.load_inputs(tmp_path / "bad.npz")
+    with pytest.raises(BumpfoldInputError, match=r"missing.npz: no such file"):
+        pipeline.load_inputs(tmp_path / "missing.npz")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyhf
 import pytest
@@ -100,6 +101,21 @@ def test_outputs_logs_and_benchmarks(finished_run):
     assert "| 150 | wprime_3500_500_100 | sr3300_3700 |" in (bumphunt / "limits.md").read_text()
     for name in ("limits.png", "significance.png", "inj150/sr3300_3700/lacathode.png"):
         assert (bumphunt / name).stat().st_size > 10_000
+    # the unfolding: every member's iterations as jobs, IBU, the metrics of each method
+    unfold = config["unfold"]
+    summary = json.loads((workdir / "results" / "unfold" / "summary.json").read_text())
+    assert set(summary["observables"]) == {"mass", "multiplicity", "tau21", "tau32", "msoftdrop", "pt"}
+    assert (summary["members"], summary["iterations"]) == (unfold["members"], unfold["iterations"])
+    td = {method: sum(o["metrics"][method]["triangular_discriminator_1e3"] for o in summary["observables"].values())
+          for method in ("prior", "omnifold", "ibu")}
+    assert td["omnifold"] < td["prior"] and td["ibu"] < td["prior"], td  # unfolding moves towards the truth
+    for o in summary["observables"].values():
+        assert abs(sum(o["omnifold"]) - 1) < 1e-9 and len(o["convergence"]["omnifold"]) == unfold["iterations"]
+    for m in range(unfold["members"]):
+        for i in range(1, unfold["iterations"] + 1):
+            assert (workdir / f"benchmarks/omnifold_iteration/member{m}_iter{i}.tsv").is_file()
+    for name in ("unfolded.png", "convergence.png"):
+        assert (workdir / "results" / "unfold" / name).stat().st_size > 10_000
 
 
 def test_nothing_to_do_on_rerun(finished_run):
@@ -139,6 +155,12 @@ def test_same_seed_same_tables(finished_run, tmp_path):
                  "results/search/inj150/sr3300_3700/scores/anode.parquet"):
         assert _digest(workdir / name) == _digest(again / name)
     assert (workdir / "results/search/summary.json").read_text() == (again / "results/search/summary.json").read_text()
+    # and the same unfolding weights
+    last = config["unfold"]["iterations"]
+    for m in range(config["unfold"]["members"]):
+        name = f"results/unfold/omnifold/member{m}/iter{last}.npz"
+        with np.load(workdir / name) as a, np.load(again / name) as b:
+            assert np.array_equal(a["pull_weights"], b["pull_weights"])
 
 
 def test_bad_config_key_stops_before_any_job(tmp_path):
@@ -169,6 +191,7 @@ def test_bad_input_file_fails_job_without_partial_output(tmp_path):
     config["generation"]["processes"] = {"qcd": {"kind": "qcd", "events_per_chunk": 20, "chunks": 1}}
     config["datasets"] = {"mine": {"files": [str(bad)]}}
     config["search"] = {"enabled": False}
+    config["unfold"] = {"enabled": False}
     result = _snakemake(workdir, config)
     assert result.returncode != 0
     log = (workdir / "logs" / "skim" / "mine.log").read_text()

@@ -105,6 +105,21 @@ def _check_values(config: dict[str, Any]) -> None:
             raise BumpfoldInputError(
                 f"config key 'search.comparison_windows': {sr} is not one of regions.signal_regions")
     _check_bumphunt(config)
+    _check_unfold(config)
+
+
+def _check_unfold(config: dict[str, Any]) -> None:
+    unfold = config["unfold"]
+    if not unfold["enabled"]:
+        return
+    processes = config["generation"]["processes"]
+    for key in ("simulation", "data"):
+        if unfold[key] not in processes:
+            raise BumpfoldInputError(
+                f"config key 'unfold.{key}': process {unfold[key]!r} is not in generation.processes "
+                f"({', '.join(processes)}); the unfolding needs generated particle- and detector-level jets")
+    if unfold["simulation"] == unfold["data"]:
+        raise BumpfoldInputError("config key 'unfold.data': the pseudo-data must be another process than the simulation")
 
 
 def _check_bumphunt(config: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ DATASETS = config["datasets"]
 SEARCH = config["search"]
 BUMPHUNT = config["bumphunt"]
 BUMPHUNT_ON = SEARCH["enabled"] and BUMPHUNT["enabled"]
+UNFOLD = config["unfold"]
 WINDOWS = {w.name: w for w in windows_from_config(config["regions"])}
 # the methods whose k folds run as separate jobs (ANODE trains one flow in the SR instead)
 CLASSIFIER_METHODS = "cathode|lacathode|cwola|iad|supervised"
@@ -28,6 +29,8 @@ wildcard_constraints:
     method="|".join(SEARCH["methods"]),
     selection="|".join(BUMPHUNT["methods"] + ["inclusive"]),
     fold=r"\d+",
+    member=r"\d+",
+    iteration=r"[1-9]\d*",
 
 
 def generation_settings():
@@ -136,6 +139,27 @@ def search_outputs():
     ]
 
 
+def omnifold_iteration_inputs(wildcards):
+    """The inputs, and the previous iteration's state after the first."""
+    inputs = {"inputs": "results/unfold/inputs.npz"}
+    iteration = int(wildcards.iteration)
+    if iteration > 1:
+        inputs["previous"] = f"results/unfold/omnifold/member{wildcards.member}/iter{iteration - 1}.npz"
+    return inputs
+
+
+def omnifold_iteration_files():
+    """Every member's iterations, member by member, in order (unfold_summary splits them)."""
+    return [f"results/unfold/omnifold/member{m}/iter{i}.npz"
+            for m in range(UNFOLD["members"]) for i in range(1, UNFOLD["iterations"] + 1)]
+
+
+def unfold_outputs():
+    if not UNFOLD["enabled"]:
+        return []
+    return [f"results/unfold/{name}" for name in ("summary.json", "unfolded.png", "convergence.png")]
+
+
 def all_outputs():
     return (
         [f"results/skim/{d}.parquet" for d in DATASETS]
@@ -143,4 +167,5 @@ def all_outputs():
         + ["results/plots/control.png"]
         + search_outputs()
         + bumphunt_outputs()
+        + unfold_outputs()
     )

@@ -1,0 +1,61 @@
+"""Figures of the unfolding: unfolded distributions with ratio panels, convergence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bumpfold.plotting.common import new_figure, save_figure
+
+LABELS = {"mass": "jet mass [GeV]", "multiplicity": "constituents", "tau21": r"$\tau_{21}$",
+          "tau32": r"$\tau_{32}$", "msoftdrop": "soft-drop mass [GeV]", "pt": r"jet $p_T$ [GeV]"}
+TD = "triangular_discriminator_1e3"
+
+
+def plot_unfolded(summary: dict[str, Any], output: str | Path, *, columns: int = 3) -> None:
+    """Per observable: truth, prior, IBU and OmniFold (normalised), and their ratio to the truth."""
+    names = list(summary["observables"])
+    rows = -(-len(names) // columns)
+    fig, axes = new_figure(2 * rows, columns, figsize=(9 * columns, 10 * rows), squeeze=False,
+                           gridspec_kw={"height_ratios": [3, 1] * rows})
+    for i, name in enumerate(names):
+        o = summary["observables"][name]
+        top, bottom = axes[2 * (i // columns), i % columns], axes[2 * (i // columns) + 1, i % columns]
+        edges, truth = np.array(o["edges"]), np.array(o["truth"])
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        safe = np.where(truth > 0, truth, np.nan)
+        m = o["metrics"]
+        top.stairs(truth, edges, fill=True, color="lightgrey", label="truth (pseudo-data particle level)")
+        top.stairs(o["prior"], edges, color="tab:green", ls="--", label=f"prior (simulation), {m['prior'][TD]:.1f}")
+        top.stairs(o["ibu"], edges, color="tab:blue", label=f"IBU, {m['ibu'][TD]:.1f}")
+        top.errorbar(centres, o["omnifold"], yerr=o["omnifold_error"], fmt="o", color="black", ms=5,
+                     label=f"OmniFold, {m['omnifold'][TD]:.1f}")
+        top.set(ylabel="fraction per bin", xlim=(edges[0], edges[-1]))
+        top.legend(fontsize=11, title=r"triangular discr. $\times 10^3$", title_fontsize=11)
+        bottom.stairs(np.array(o["prior"]) / safe, edges, color="tab:green", ls="--")
+        bottom.stairs(np.array(o["ibu"]) / safe, edges, color="tab:blue")
+        bottom.errorbar(centres, np.array(o["omnifold"]) / safe, yerr=np.array(o["omnifold_error"]) / safe,
+                        fmt="o", color="black", ms=5)
+        bottom.axhline(1.0, color="grey", lw=1)
+        bottom.set(xlabel=LABELS.get(name, name), ylabel="/ truth", ylim=(0.5, 1.5), xlim=(edges[0], edges[-1]))
+    for j in range(len(names), rows * columns):
+        axes[2 * (j // columns), j % columns].set_axis_off()
+        axes[2 * (j // columns) + 1, j % columns].set_axis_off()
+    fig.tight_layout()
+    save_figure(fig, output)
+
+
+def plot_convergence(summary: dict[str, Any], output: str | Path) -> None:
+    """Triangular discriminator to the truth vs. iteration, OmniFold (ensemble mean) and IBU."""
+    fig, ax = new_figure(figsize=(10, 8))
+    for k, (name, o) in enumerate(summary["observables"].items()):
+        omni, ibu = o["convergence"]["omnifold"], o["convergence"]["ibu"]
+        prior = o["metrics"]["prior"][TD]
+        ax.plot(range(len(omni) + 1), [prior, *omni], "o-", color=f"C{k}", label=f"{name} OmniFold")
+        ax.plot(range(len(ibu) + 1), [prior, *ibu], "s:", color=f"C{k}", label=f"{name} IBU")
+    ax.set(xlabel="iteration (0 = prior)", ylabel=r"triangular discriminator $\times 10^3$", yscale="log")
+    ax.legend(fontsize=10, ncol=2)
+    fig.tight_layout()
+    save_figure(fig, output)

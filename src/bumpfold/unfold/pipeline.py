@@ -1,0 +1,216 @@
+"""The unfolding stage as workflow steps, each usable without Snakemake:
+
+``prepare_inputs`` (simulation and pseudo-data jets, binning) -> ``iteration_job`` (one
+OmniFold iteration of one ensemble member; members run in parallel, iterations chain) and
+``ibu_job`` (binned baseline) -> ``summarize`` (unfolded distributions, their uncertainties,
+and the metrics against the pseudo-data's particle level).
+
+Ensemble: member 0 unfolds the data as they are; member m > 0 a Poisson bootstrap replica of
+the data with its own classifier seeds. The OmniFold result is the mean of the members'
+normalised histograms; their spread (data statistics + training) combined with the
+simulation's statistical uncertainty is its uncertainty. IBU unfolds the same bootstrap
+replicas, so its uncertainty is measured the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bumpfold.errors import BumpfoldInputError, one_line
+from bumpfold.io.atomic import atomic_path, write_json
+from bumpfold.seeds import step_seed
+from bumpfold.unfold.ibu import ibu_observable
+from bumpfold.unfold.inputs import DataInputs, UnfoldingInputs, read_jet_observables
+from bumpfold.unfold.metrics import chi2_ndf, triangular_discriminator, weighted_histogram
+from bumpfold.unfold.omnifold import (
+    OmniFoldSettings,
+    bootstrap_data_weights,
+    initial_state,
+    load_state,
+    omnifold_iteration,
+    save_state,
+)
+
+log = logging.getLogger(__name__)
+
+# quantiles of the simulation's particle level that bound the bins of each observable
+BIN_QUANTILES = (0.005, 0.995)
+INTEGER_OBSERVABLES = ("multiplicity",)
+
+
+@dataclass
+class UnfoldingJob:
+    """What every unfolding step reads: the simulation, the detector-level data, the data's
+    particle level (truth, for evaluation only) and the bin edges per observable."""
+
+    sim: UnfoldingInputs
+    data: DataInputs
+    truth: NDArray[np.float64]  # (n, k) particle-level observables of the data events passing gen
+    truth_weights: NDArray[np.float64]
+    edges: dict[str, NDArray[np.float64]]
+
+    @property
+    def observables(self) -> list[str]:
+        return list(self.sim.observables)
+
+
+def observable_edges(values: NDArray[np.float64], name: str, n_bins: int) -> NDArray[np.float64]:
+    """``n_bins`` equal bins between the 0.5% and 99.5% quantiles (outside: clipped into the
+    edge bins); integer observables get half-integer edges so no bin straddles a value."""
+    low, high = np.quantile(values, BIN_QUANTILES)
+    if name in INTEGER_OBSERVABLES:
+        step = max(1, int(np.ceil((high - low) / n_bins)))
+        return np.arange(np.floor(low) - 0.5, np.ceil(high) + 0.5 + step, step, dtype=np.float64)
+    if not high > low:
+        raise BumpfoldInputError(f"unfold: observable {name!r} takes a single value in the simulation ({low:g})")
+    return np.linspace(low, high, n_bins + 1)
+
+
+def settings_from_config(unfold: dict[str, Any]) -> OmniFoldSettings:
+    c = unfold["classifier"]
+    return OmniFoldSettings(iterations=unfold["iterations"], max_ratio=c["max_ratio"], max_iter=c["max_iter"],
+                            learning_rate=c["learning_rate"], max_leaf_nodes=c["max_leaf_nodes"])
+
+
+def prepare_inputs(sim_paths: list[str | Path], data_paths: list[str | Path], *, unfold: dict[str, Any],
+                   output: str | Path) -> UnfoldingJob:
+    """Read both samples' leading jets, fix the binning, write one ``.npz``."""
+    observables, pt_min = list(unfold["observables"]), float(unfold["pt_min"])
+    sim = read_jet_observables(sim_paths, observables=observables, pt_min=pt_min)
+    pseudo = read_jet_observables(data_paths, observables=observables, pt_min=pt_min)
+    edges = {name: observable_edges(sim.gen[sim.pass_gen, j], name, unfold["bins"])
+             for j, name in enumerate(observables)}
+    job = UnfoldingJob(sim=sim, data=DataInputs(pseudo.reco[pseudo.pass_reco], pseudo.weights[pseudo.pass_reco],
+                                                observables),
+                       truth=pseudo.gen[pseudo.pass_gen], truth_weights=pseudo.weights[pseudo.pass_gen], edges=edges)
+    log.info("simulation: %d events (%d pass gen, %d pass reco); data: %d at detector level, truth: %d",
+             sim.n_events, sim.pass_gen.sum(), sim.pass_reco.sum(), job.data.n_events, len(job.truth))
+    with atomic_path(output) as tmp, open(tmp, "wb") as f:
+        np.savez(f, observables=np.array(observables), sim_gen=sim.gen, sim_reco=sim.reco, sim_pass_gen=sim.pass_gen,
+                 sim_pass_reco=sim.pass_reco, sim_weights=sim.weights, data_reco=job.data.reco,
+                 data_weights=job.data.weights, truth=job.truth, truth_weights=job.truth_weights,
+                 **{f"edges_{name}": e for name, e in edges.items()})
+    return job
+
+
+def load_inputs(path: str | Path) -> UnfoldingJob:
+    path = Path(path)
+    if not path.is_file():
+        raise BumpfoldInputError(f"{path}: no such file (unfolding inputs)")
+    try:
+        with np.load(path) as f:
+            observables = [str(o) for o in f["observables"]]
+            sim = UnfoldingInputs(f["sim_gen"], f["sim_reco"], f["sim_pass_gen"], f["sim_pass_reco"], f["sim_weights"],
+                                  observables)
+            return UnfoldingJob(sim=sim, data=DataInputs(f["data_reco"], f["data_weights"], observables),
+                                truth=f["truth"], truth_weights=f["truth_weights"],
+                                edges={o: f[f"edges_{o}"] for o in observables})
+    except BumpfoldInputError:
+        raise
+    except Exception as exc:  # a corrupt or foreign file
+        raise BumpfoldInputError(f"{path}: not readable unfolding inputs ({one_line(exc)})") from exc
+
+
+def member_seed(seed: int, member: int) -> int:
+    return step_seed(seed, "omnifold member", member)
+
+
+def member_data(data: DataInputs, member: int, seed: int) -> DataInputs:
+    """The data ensemble member ``member`` unfolds (0: as they are; others: a bootstrap
+    replica drawn from the member's seed, the same for OmniFold and IBU)."""
+    weights = data.weights * bootstrap_data_weights(data.n_events, member_seed(seed, member), member=member)
+    return DataInputs(data.reco, weights, list(data.observables))
+
+
+def iteration_job(inputs: str | Path, previous: str | Path | None, *, member: int, iteration: int,
+                  unfold: dict[str, Any], seed: int, output: str | Path) -> None:
+    """OmniFold iteration ``iteration`` of ensemble member ``member`` from the previous state
+    (``None``: iteration 1 starts from the prior)."""
+    job = load_inputs(inputs)
+    state = initial_state(job.sim) if previous is None else load_state(previous)
+    if state.iteration != iteration - 1:
+        raise BumpfoldInputError(f"{previous}: holds iteration {state.iteration}, expected {iteration - 1}")
+    data = member_data(job.data, member, seed)
+    save_state(omnifold_iteration(job.sim, data, state, settings=settings_from_config(unfold),
+                                  seed=member_seed(seed, member)), output)
+
+
+def ibu_job(inputs: str | Path, *, unfold: dict[str, Any], seed: int, output: str | Path) -> dict[str, Any]:
+    """IBU per observable of the data and of the members' bootstrap replicas: unfolded counts
+    and the histogram of every iteration (JSON)."""
+    job = load_inputs(inputs)
+    replicas = [member_data(job.data, m, seed) for m in range(unfold["members"])]
+    result = {}
+    for name in job.observables:
+        runs = [ibu_observable(job.sim, data, name, bins=job.edges[name], iterations=unfold["iterations"])
+                for data in replicas]
+        result[name] = {"edges": runs[0].edges.tolist(), "unfolded": runs[0].unfolded.tolist(),
+                        "replicas": [r.unfolded.tolist() for r in runs], "history": runs[0].history.tolist()}
+    write_json(result, output)
+    return result
+
+
+def _normalised(counts: NDArray[np.float64]) -> NDArray[np.float64]:
+    return counts / counts.sum()
+
+
+def _metrics(hist: NDArray, sigma: NDArray, truth: NDArray, truth_sigma: NDArray) -> dict[str, float]:
+    chi2 = chi2_ndf(hist, truth, sigma_a=sigma, sigma_b=truth_sigma)
+    return {"triangular_discriminator_1e3": triangular_discriminator(hist, truth),
+            "chi2": chi2.chi2, "ndf": chi2.ndf, "chi2_ndf": chi2.per_ndf}
+
+
+def summarize(inputs: str | Path, members: list[list[str | Path]], ibu: str | Path, *,
+              output: str | Path) -> dict[str, Any]:
+    """Per observable: normalised truth, prior, OmniFold (mean of the members' final
+    iterations; uncertainty = member spread (+) simulation statistics) and IBU, with the
+    triangular discriminator (x 10^3) and chi2/ndf of each against the truth, and the
+    convergence over iterations. ``members[m]`` lists member m's iteration files in order."""
+    job = load_inputs(inputs)
+    ibu_result = json.loads(Path(ibu).read_text())
+    states = [[load_state(p) for p in paths] for paths in members]
+    sim = job.sim
+    gen = sim.pass_gen
+    summary: dict[str, Any] = {"n_simulation": sim.n_events, "n_data": job.data.n_events, "n_truth": len(job.truth),
+                               "members": len(states), "iterations": len(states[0]), "observables": {}}
+    for j, name in enumerate(job.observables):
+        edges = job.edges[name]
+        truth = weighted_histogram(job.truth[:, j], bins=edges, weights=job.truth_weights).normalized()
+        prior = weighted_histogram(sim.gen[gen, j], bins=edges, weights=sim.weights[gen]).normalized()
+
+        def unfolded(state):
+            return weighted_histogram(sim.gen[gen, j], bins=edges, weights=state.pull_weights[gen]).normalized()
+
+        finals = [unfolded(s[-1]) for s in states]
+        mean = np.mean([h.counts for h in finals], axis=0)
+        spread = np.std([h.counts for h in finals], axis=0, ddof=1) if len(finals) > 1 else np.zeros_like(mean)
+        omni_sigma = np.hypot(spread, finals[0].errors)
+        ibu_counts = _normalised(np.asarray(ibu_result[name]["unfolded"]))
+        replicas = [_normalised(np.asarray(r)) for r in ibu_result[name]["replicas"]]
+        ibu_sigma = np.std(replicas, axis=0, ddof=1) if len(replicas) > 1 else np.zeros_like(ibu_counts)
+        summary["observables"][name] = {
+            "edges": edges.tolist(), "truth": truth.counts.tolist(), "truth_error": truth.errors.tolist(),
+            "prior": prior.counts.tolist(), "omnifold": mean.tolist(), "omnifold_error": omni_sigma.tolist(),
+            "ibu": ibu_counts.tolist(), "ibu_error": ibu_sigma.tolist(),
+            "metrics": {"prior": _metrics(prior.counts, prior.errors, truth.counts, truth.errors),
+                        "omnifold": _metrics(mean, omni_sigma, truth.counts, truth.errors),
+                        "ibu": _metrics(ibu_counts, ibu_sigma, truth.counts, truth.errors)},
+            "convergence": {
+                "omnifold": [triangular_discriminator(np.mean([unfolded(s[i]).counts for s in states], axis=0),
+                                                      truth.counts) for i in range(len(states[0]))],
+                "ibu": [triangular_discriminator(_normalised(np.asarray(h)), truth.counts)
+                        for h in ibu_result[name]["history"][1:]]},
+        }
+    per = summary["observables"].values()
+    td = "triangular_discriminator_1e3"
+    summary["omnifold_closer_than_prior"] = sum(o["metrics"]["omnifold"][td] < o["metrics"]["prior"][td] for o in per)
+    summary["omnifold_closer_than_ibu"] = sum(o["metrics"]["omnifold"][td] < o["metrics"]["ibu"][td] for o in per)
+    write_json(summary, output)
+    return summary
