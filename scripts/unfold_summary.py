@@ -8,6 +8,6 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     i, o, p = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
     paths = list(i.iterations)
     members = [paths[m * p.iterations:(m + 1) * p.iterations] for m in range(p.members)]
-    summary = summarize(i.inputs, members, i.ibu, output=o.summary)
+    summary = summarize(i.inputs, members, i.ibu, output=o.summary, generative=i.generative[0] if i.generative else None)
     plot_unfolded(summary, o.distributions)
     plot_convergence(summary, o.convergence)

@@ -111,6 +111,7 @@ def test_outputs_logs_and_benchmarks(finished_run):
     assert td["omnifold"] < td["prior"] and td["ibu"] < td["prior"], td  # unfolding moves towards the truth
     for o in summary["observables"].values():
         assert abs(sum(o["omnifold"]) - 1) < 1e-9 and len(o["convergence"]["omnifold"]) == unfold["iterations"]
+        assert set(o["metrics"]) == {"prior", "omnifold", "ibu", "generative"} and abs(sum(o["generative"]) - 1) < 1e-9
     for m in range(unfold["members"]):
         for i in range(1, unfold["iterations"] + 1):
             assert (workdir / f"benchmarks/omnifold_iteration/member{m}_iter{i}.tsv").is_file()

@@ -1,5 +1,6 @@
 # Unfolding: the simulation and pseudo-data jets, OmniFold iterations chained per ensemble
-# member (members in parallel), IBU beside it, then the comparison with the truth.
+# member (members in parallel), IBU and the generative unfolding beside it, then the
+# comparison with the truth.
 UNFOLD_DIR = "results/unfold"
 
 
@@ -72,12 +73,36 @@ rule unfold_ibu:
         "../../scripts/unfold_ibu.py"
 
 
+rule unfold_generative:
+    """Generative unfolding: a conditional flow p(gen | reco) on the simulation, sampled per data event."""
+    input:
+        inputs=f"{UNFOLD_DIR}/inputs.npz",
+    output:
+        f"{UNFOLD_DIR}/generative.npz",
+    log:
+        "logs/unfold_generative/unfold_generative.log",
+    benchmark:
+        "benchmarks/unfold_generative/unfold_generative.tsv"
+    params:
+        unfold=UNFOLD,
+        seed=step_seed(config["seed"], "unfold generative"),
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/unfold_generative.py"
+
+
 rule unfold_summary:
     """Unfolded distributions and metrics against the truth; plots."""
     input:
         inputs=f"{UNFOLD_DIR}/inputs.npz",
         iterations=omnifold_iteration_files(),
         ibu=f"{UNFOLD_DIR}/ibu.json",
+        generative=[f"{UNFOLD_DIR}/generative.npz"] if UNFOLD["generative"]["enabled"] else [],
     output:
         summary=f"{UNFOLD_DIR}/summary.json",
         distributions=report(f"{UNFOLD_DIR}/unfolded.png", caption="../report/unfold_distributions.rst",

@@ -1,5 +1,8 @@
 """Conditional normalising flow p(x | m) (zuko MAF or NSF) as an sklearn-like estimator.
 
+The condition m is one number per event (m_jj in the search) or a vector (the detector-level
+observables in generative unfolding); it is standardised per component.
+
 Training follows CATHODE: a train/validation split, Adam, early stopping on the
 validation loss, and an ensemble of the ``n_best`` epochs with the lowest validation loss
 (densities averaged; samples drawn from the mixture).
@@ -48,37 +51,50 @@ class History:
     epoch_seconds: list[float] = field(default_factory=list)  # wall time of each training epoch
 
 
-def _build(settings: FlowSettings, n_features: int):
+def _build(settings: FlowSettings, n_features: int, n_context: int = 1):
     import zuko
 
     kinds = {"maf": zuko.flows.MAF, "nsf": zuko.flows.NSF}
     if settings.kind not in kinds:
         raise BumpfoldInputError(f"flow kind {settings.kind!r}: use one of {', '.join(kinds)}")
-    return kinds[settings.kind](features=n_features, context=1, transforms=settings.transforms,
+    return kinds[settings.kind](features=n_features, context=n_context, transforms=settings.transforms,
                                 hidden_features=list(settings.hidden))
+
+
+def _as_context(m: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(n,) or (n, c) -> (n, c)."""
+    m = np.asarray(m, dtype=np.float64)
+    return m[:, None] if m.ndim == 1 else m
 
 
 class ConditionalFlow:
     """``fit(x, m)``, ``log_prob(x, m)`` (in x space), ``sample(m)``, ``save``/``load``.
 
-    ``x``: (n, d) features; ``m``: (n,) conditional variable (m_jj in GeV).
+    ``x``: (n, d) features; ``m``: (n,) conditional variable (m_jj in GeV) or (n, c) several.
     """
 
     def __init__(self, settings: FlowSettings | None = None) -> None:
         self.settings = settings or FlowSettings()
         self.scaler = LogitScaler()
-        self.m_mean = 0.0
-        self.m_std = 1.0
+        self.m_mean = np.zeros(1)
+        self.m_std = np.ones(1)
         self.members: list[torch.nn.Module] = []
         self.history = History()
 
     # -- helpers ---------------------------------------------------------------------------
+    @property
+    def n_context(self) -> int:
+        return len(self.m_mean)
+
     def _context(self, m: NDArray[np.float64]) -> torch.Tensor:
-        return torch.as_tensor(((m - self.m_mean) / self.m_std)[:, None], dtype=torch.float32)
+        return torch.as_tensor((_as_context(m) - self.m_mean) / self.m_std, dtype=torch.float32)
 
     def _check(self, x, m) -> None:
         if x.ndim != 2 or len(x) != len(m):
             raise BumpfoldInputError(f"flow input: x has shape {x.shape}, m has {len(m)} entries")
+        if self.members and _as_context(m).shape[1] != self.n_context:
+            raise BumpfoldInputError(f"flow input: the condition has {_as_context(m).shape[1]} components, "
+                                     f"the flow was trained with {self.n_context}")
         if not (np.isfinite(x).all() and np.isfinite(m).all()):
             raise BumpfoldInputError("flow input contains NaN/inf")
 
@@ -92,13 +108,15 @@ class ConditionalFlow:
         rng = np.random.default_rng(s.seed)
         device = resolve_device(s.device)
         self.scaler.fit(x)
-        self.m_mean, self.m_std = float(m.mean()), float(m.std() or 1.0)
+        context = _as_context(m)
+        self.m_mean = context.mean(axis=0)
+        self.m_std = np.where(context.std(axis=0) > 0, context.std(axis=0), 1.0)
         z = torch.as_tensor(self.scaler.transform(x), dtype=torch.float32)
         c = self._context(m)
         order = rng.permutation(len(x))
         n_val = max(1, int(s.val_fraction * len(x)))
         val, train = order[:n_val], order[n_val:]
-        flow = _build(s, x.shape[1]).to(device)
+        flow = _build(s, x.shape[1], self.n_context).to(device)
         optimiser = torch.optim.Adam(flow.parameters(), lr=s.learning_rate)
         z_val, c_val = z[val].to(device), c[val].to(device)
         snapshots: list[tuple[float, int, dict]] = []
@@ -137,7 +155,7 @@ class ConditionalFlow:
         self.history.best_epochs = [e for _, e, _ in snapshots]
         self.members = []
         for _, _, state in snapshots:
-            member = _build(s, x.shape[1])
+            member = _build(s, x.shape[1], self.n_context)
             member.load_state_dict(state)
             self.members.append(member.eval())
         return self
@@ -166,6 +184,9 @@ class ConditionalFlow:
         """One x per entry of ``m``, each from a randomly chosen ensemble member."""
         if not np.isfinite(m).all():
             raise BumpfoldInputError("sampling context m contains NaN/inf")
+        if _as_context(m).shape[1] != self.n_context:
+            raise BumpfoldInputError(f"sampling context has {_as_context(m).shape[1]} components, "
+                                     f"the flow was trained with {self.n_context}")
         torch.manual_seed(seed)
         which = np.random.default_rng(seed).integers(len(self.members), size=len(m))
         out = np.empty((len(m), len(self.scaler.low)))
@@ -181,7 +202,7 @@ class ConditionalFlow:
     def save(self, path: str | Path) -> None:
         payload = {
             "settings": asdict(self.settings), "scaler": self.scaler.state(),
-            "m_mean": self.m_mean, "m_std": self.m_std, "history": asdict(self.history),
+            "m_mean": self.m_mean.tolist(), "m_std": self.m_std.tolist(), "history": asdict(self.history),
             "members": [f.state_dict() for f in self.members],
         }
         with atomic_path(path) as tmp:
@@ -193,11 +214,11 @@ class ConditionalFlow:
         settings = payload["settings"]
         flow = cls(FlowSettings(**{**settings, "hidden": tuple(settings["hidden"])}))
         flow.scaler = LogitScaler.from_state(payload["scaler"])
-        flow.m_mean, flow.m_std = payload["m_mean"], payload["m_std"]
+        flow.m_mean, flow.m_std = np.atleast_1d(payload["m_mean"]), np.atleast_1d(payload["m_std"])
         flow.history = History(**payload["history"])
         n_features = len(flow.scaler.low)
         for state in payload["members"]:
-            member = _build(flow.settings, n_features)
+            member = _build(flow.settings, n_features, flow.n_context)
             member.load_state_dict(state)
             flow.members.append(member.eval())
         return flow

@@ -30,6 +30,10 @@ def plot_unfolded(summary: dict[str, Any], output: str | Path, *, columns: int =
         top.stairs(truth, edges, fill=True, color="lightgrey", label="truth (pseudo-data particle level)")
         top.stairs(o["prior"], edges, color="tab:green", ls="--", label=f"prior (simulation), {m['prior'][TD]:.1f}")
         top.stairs(o["ibu"], edges, color="tab:blue", label=f"IBU, {m['ibu'][TD]:.1f}")
+        if "generative" in o:
+            top.stairs(o["generative"], edges, color="tab:purple", ls=":",
+                       label=f"generative (flow), {m['generative'][TD]:.1f}")
+            bottom.stairs(np.array(o["generative"]) / safe, edges, color="tab:purple", ls=":")
         top.errorbar(centres, o["omnifold"], yerr=o["omnifold_error"], fmt="o", color="black", ms=5,
                      label=f"OmniFold, {m['omnifold'][TD]:.1f}")
         top.set(ylabel="fraction per bin", xlim=(edges[0], edges[-1]))

@@ -2,7 +2,8 @@
 
 ``prepare_inputs`` (simulation and pseudo-data jets, binning) -> ``iteration_job`` (one
 OmniFold iteration of one ensemble member; members run in parallel, iterations chain) and
-``ibu_job`` (binned baseline) -> ``summarize`` (unfolded distributions, their uncertainties,
+``ibu_job`` (binned baseline) and ``generative_job`` (conditional flow p(gen | reco)) ->
+``summarize`` (unfolded distributions, their uncertainties,
 and the metrics against the pseudo-data's particle level).
 
 Ensemble: member 0 unfolds the data as they are; member m > 0 a Poisson bootstrap replica of
@@ -157,6 +158,26 @@ def ibu_job(inputs: str | Path, *, unfold: dict[str, Any], seed: int, output: st
     return result
 
 
+def flow_settings_from_config(generative: dict[str, Any]):
+    from bumpfold.ml.flow import FlowSettings
+
+    return FlowSettings(kind=generative["kind"], transforms=generative["transforms"],
+                        hidden=tuple(generative["hidden"]), epochs=generative["epochs"],
+                        batch_size=generative["batch_size"], learning_rate=generative["learning_rate"],
+                        patience=generative["patience"], n_best=generative["n_best"], device=generative["device"])
+
+
+def generative_job(inputs: str | Path, *, unfold: dict[str, Any], seed: int, output: str | Path) -> None:
+    """Generative unfolding: one particle-level sample per data event (``.npz``)."""
+    from bumpfold.unfold.generative import generative_unfold
+
+    job = load_inputs(inputs)
+    samples, _ = generative_unfold(job.sim, job.data, settings=flow_settings_from_config(unfold["generative"]),
+                                   seed=seed)
+    with atomic_path(output) as tmp, open(tmp, "wb") as f:
+        np.savez(f, samples=samples, weights=job.data.weights, observables=np.array(job.observables))
+
+
 def _normalised(counts: NDArray[np.float64]) -> NDArray[np.float64]:
     return counts / counts.sum()
 
@@ -168,14 +189,19 @@ def _metrics(hist: NDArray, sigma: NDArray, truth: NDArray, truth_sigma: NDArray
 
 
 def summarize(inputs: str | Path, members: list[list[str | Path]], ibu: str | Path, *,
-              output: str | Path) -> dict[str, Any]:
+              output: str | Path, generative: str | Path | None = None) -> dict[str, Any]:
     """Per observable: normalised truth, prior, OmniFold (mean of the members' final
     iterations; uncertainty = member spread (+) simulation statistics) and IBU, with the
     triangular discriminator (x 10^3) and chi2/ndf of each against the truth, and the
-    convergence over iterations. ``members[m]`` lists member m's iteration files in order."""
+    convergence over iterations. ``members[m]`` lists member m's iteration files in order;
+    ``generative`` (optional) the generative unfolding's samples (statistical errors only)."""
     job = load_inputs(inputs)
     ibu_result = json.loads(Path(ibu).read_text())
     states = [[load_state(p) for p in paths] for paths in members]
+    gen_samples = None
+    if generative is not None:
+        with np.load(generative) as f:
+            gen_samples, gen_weights = f["samples"], f["weights"]
     sim = job.sim
     gen = sim.pass_gen
     summary: dict[str, Any] = {"n_simulation": sim.n_events, "n_data": job.data.n_events, "n_truth": len(job.truth),
@@ -195,13 +221,16 @@ def summarize(inputs: str | Path, members: list[list[str | Path]], ibu: str | Pa
         ibu_counts = _normalised(np.asarray(ibu_result[name]["unfolded"]))
         replicas = [_normalised(np.asarray(r)) for r in ibu_result[name]["replicas"]]
         ibu_sigma = np.std(replicas, axis=0, ddof=1) if len(replicas) > 1 else np.zeros_like(ibu_counts)
+        methods = {"prior": (prior.counts, prior.errors), "omnifold": (mean, omni_sigma), "ibu": (ibu_counts, ibu_sigma)}
+        if gen_samples is not None:
+            flow_hist = weighted_histogram(gen_samples[:, j], bins=edges, weights=gen_weights).normalized()
+            methods["generative"] = (flow_hist.counts, flow_hist.errors)
         summary["observables"][name] = {
             "edges": edges.tolist(), "truth": truth.counts.tolist(), "truth_error": truth.errors.tolist(),
             "prior": prior.counts.tolist(), "omnifold": mean.tolist(), "omnifold_error": omni_sigma.tolist(),
             "ibu": ibu_counts.tolist(), "ibu_error": ibu_sigma.tolist(),
-            "metrics": {"prior": _metrics(prior.counts, prior.errors, truth.counts, truth.errors),
-                        "omnifold": _metrics(mean, omni_sigma, truth.counts, truth.errors),
-                        "ibu": _metrics(ibu_counts, ibu_sigma, truth.counts, truth.errors)},
+            **({"generative": methods["generative"][0].tolist()} if "generative" in methods else {}),
+            "metrics": {method: _metrics(h, e, truth.counts, truth.errors) for method, (h, e) in methods.items()},
             "convergence": {
                 "omnifold": [triangular_discriminator(np.mean([unfolded(s[i]).counts for s in states], axis=0),
                                                       truth.counts) for i in range(len(states[0]))],
