@@ -5,4 +5,6 @@ from bumpfold.unfold.pipeline import prepare_inputs
 
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     i = snakemake.input  # noqa: F821
-    prepare_inputs(list(i.simulation), list(i.data), unfold=snakemake.params.unfold, output=snakemake.output[0])  # noqa: F821
+    unfold = snakemake.params.unfold  # noqa: F821
+    prepare_inputs(list(i.simulation), list(i.data), unfold=unfold, output=snakemake.output[0],  # noqa: F821
+                   data_has_truth=not unfold["data_files"])

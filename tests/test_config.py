@@ -99,3 +99,11 @@ def test_bad_config_files(tmp_path: Path):
     with pytest.raises(BumpfoldInputError, match="must be a mapping"):
         load_config(scalar)
     assert yaml.safe_load(SCHEMA_PATH.read_text())["additionalProperties"] is False
+
+
+def test_unfolding_real_data_needs_no_pseudo_data_process():
+    """With data_files the pseudo-data process may be absent (the schema's defaults have none)."""
+    config = validate_config({"unfold": {"enabled": True, "data_files": ["/data/JetHT/*.root"]}})
+    assert config["unfold"]["data"] == "qcd_alt" and "qcd_alt" not in config["generation"]["processes"]
+    with pytest.raises(BumpfoldInputError, match="'unfold.data': process 'qcd_alt' is not in generation.processes"):
+        validate_config({"unfold": {"enabled": True}})

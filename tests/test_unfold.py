@@ -374,3 +374,41 @@ def test_generative_unfolding_moves_towards_the_truth():
     assert triangular_discriminator(unfolded, truth) < 0.5 * triangular_discriminator(prior, truth)
     again, _ = generative_unfold(sim, data, settings=settings, seed=3)
     assert np.array_equal(samples, again)  # deterministic on CPU
+
+
+def test_real_data_without_truth_unfolds_and_reports_no_metrics(samples, tmp_path):
+    """A user's detector-level file (FatJets only): unfolded distributions, no truth metrics."""
+    from bumpfold.plotting.unfold import plot_convergence, plot_unfolded
+    from bumpfold.unfold import pipeline
+    from bumpfold.unfold.inputs import read_detector_observables
+
+    data = read_detector_observables([samples["qcd"]], observables=["mass", "tau21"], pt_min=1200.0)
+    both = read_jet_observables([samples["qcd"]], observables=["mass", "tau21"], pt_min=1200.0)
+    assert np.array_equal(data.reco, both.reco[both.pass_reco])  # the same events and values as the full reader
+    config = {**UNFOLD_CONFIG, "iterations": 1, "members": 1}
+    job = pipeline.prepare_inputs([samples["qcd"]], [samples["qcd"]], unfold=config, output=tmp_path / "in.npz",
+                                  data_has_truth=False)
+    assert not job.has_truth and not pipeline.load_inputs(tmp_path / "in.npz").has_truth
+    pipeline.iteration_job(tmp_path / "in.npz", None, member=0, iteration=1, unfold=config, seed=5,
+                           output=tmp_path / "i1.npz")
+    pipeline.ibu_job(tmp_path / "in.npz", unfold=config, seed=5, output=tmp_path / "ibu.json")
+    summary = pipeline.summarize(tmp_path / "in.npz", [[tmp_path / "i1.npz"]], tmp_path / "ibu.json",
+                                 output=tmp_path / "s.json")
+    assert summary["has_truth"] is False and "omnifold_closer_than_prior" not in summary
+    for o in summary["observables"].values():
+        assert "metrics" not in o and "truth" not in o and abs(sum(o["omnifold"]) - 1) < 1e-9
+    plot_unfolded(summary, tmp_path / "u.png")
+    plot_convergence(summary, tmp_path / "c.png")
+    assert (tmp_path / "u.png").stat().st_size > 10_000
+
+
+def test_detector_level_file_without_fatjets_is_named(tmp_path):
+    from bumpfold.unfold.inputs import read_detector_observables
+
+    path = tmp_path / "nojets.root"
+    import uproot
+
+    with uproot.recreate(path) as f:
+        f["Events"] = {"run": np.ones(3, dtype=np.uint32)}
+    with pytest.raises(BumpfoldInputError, match=r"nojets.root: tree 'Events' lacks branch FatJet_pt"):
+        read_detector_observables([path], observables=["mass"], pt_min=1200.0)

@@ -113,12 +113,12 @@ def _check_unfold(config: dict[str, Any]) -> None:
     if not unfold["enabled"]:
         return
     processes = config["generation"]["processes"]
-    for key in ("simulation", "data"):
+    for key in ("simulation",) if unfold["data_files"] else ("simulation", "data"):
         if unfold[key] not in processes:
             raise BumpfoldInputError(
                 f"config key 'unfold.{key}': process {unfold[key]!r} is not in generation.processes "
                 f"({', '.join(processes)}); the unfolding needs generated particle- and detector-level jets")
-    if unfold["simulation"] == unfold["data"]:
+    if not unfold["data_files"] and unfold["simulation"] == unfold["data"]:
         raise BumpfoldInputError("config key 'unfold.data': the pseudo-data must be another process than the simulation")
 
 

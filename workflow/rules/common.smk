@@ -43,18 +43,23 @@ def chunk_files(process):
     return [f"results/samples/{process}/chunk{i}.root" for i in range(n)]
 
 
+def expand_files(patterns, key):
+    """Paths and globs of the config key ``key``, globs expanded; a glob matching nothing stops."""
+    paths = []
+    for pattern in patterns:
+        matched = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matched:
+            raise ValueError(f"{key}: {pattern!r} matches no file")
+        paths.extend(matched)
+    return paths
+
+
 def dataset_files(wildcards):
     """Generated chunks of a process, or the user's NanoAOD files (globs expanded)."""
     dataset = DATASETS[wildcards.dataset]
     if "process" in dataset:
         return chunk_files(dataset["process"])
-    paths = []
-    for pattern in dataset["files"]:
-        matched = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        if not matched:
-            raise ValueError(f"datasets.{wildcards.dataset}.files: {pattern!r} matches no file")
-        paths.extend(matched)
-    return paths
+    return expand_files(dataset["files"], f"datasets.{wildcards.dataset}.files")
 
 
 # The search keys each step reads: a rule gets only these as params, so that changing e.g.
@@ -137,6 +142,15 @@ def search_outputs():
         f"results/search/inj{i}/{w}/selection/{m}.parquet"
         for i in SEARCH["injections"] for w in WINDOWS for m in window_methods(w)
     ]
+
+
+def unfold_data_files():
+    """The user's detector-level files (globs expanded), or the pseudo-data's chunks."""
+    if not UNFOLD["enabled"]:
+        return []
+    if not UNFOLD["data_files"]:
+        return chunk_files(UNFOLD["data"])
+    return expand_files(UNFOLD["data_files"], "unfold.data_files")
 
 
 def omnifold_iteration_inputs(wildcards):

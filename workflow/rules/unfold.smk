@@ -8,7 +8,7 @@ rule unfold_inputs:
     """Leading-jet observables at both levels of the simulation and the pseudo-data; binning."""
     input:
         simulation=chunk_files(UNFOLD["simulation"]) if UNFOLD["enabled"] else [],
-        data=chunk_files(UNFOLD["data"]) if UNFOLD["enabled"] else [],
+        data=unfold_data_files(),
     output:
         f"{UNFOLD_DIR}/inputs.npz",
     log:

@@ -153,12 +153,13 @@ def _check_observables(observables: Sequence[str]) -> None:
             raise BumpfoldInputError(f"observable {name!r} is not known (allowed: {', '.join(JET_OBSERVABLE_FIELDS)})")
 
 
-def _needed_branches(observables: Sequence[str]) -> dict[str, str]:
-    """Branch -> the observable that needs it (``pt`` at both levels for the selection)."""
-    needed = {f"{p}_pt": "selection" for p in LEVEL_PREFIX.values()}
+def _needed_branches(observables: Sequence[str], prefixes: Sequence[str] = tuple(LEVEL_PREFIX.values())
+                     ) -> dict[str, str]:
+    """Branch -> the observable that needs it (``pt`` at every level for the selection)."""
+    needed = {f"{p}_pt": "selection" for p in prefixes}
     for name in observables:
         for field in JET_OBSERVABLE_FIELDS[name]:
-            for prefix in LEVEL_PREFIX.values():
+            for prefix in prefixes:
                 needed.setdefault(f"{prefix}_{field}", name)
     return needed
 
@@ -239,3 +240,25 @@ def read_jet_observables(paths: Sequence[str | Path], *, observables: Sequence[s
     return UnfoldingInputs(gen=np.concatenate(gen_cols), reco=np.concatenate(reco_cols),
                            pass_gen=np.concatenate(pass_gen), pass_reco=np.concatenate(pass_reco),
                            weights=np.concatenate(weights), observables=list(observables))
+
+
+def read_detector_observables(paths: Sequence[str | Path], *, observables: Sequence[str],
+                              pt_min: float) -> DataInputs:
+    """Leading-jet observables of detector-level data (``FatJet_*`` only, e.g. a user's own
+    NanoAOD): the events whose leading jet has pT > ``pt_min`` [GeV]."""
+    _check_observables(observables)
+    if not paths:
+        raise BumpfoldInputError("read_detector_observables: no input files")
+    prefix = LEVEL_PREFIX["reco"]
+    needed = _needed_branches(observables, (prefix,))
+    fields = {"pt"} | {f for name in observables for f in JET_OBSERVABLE_FIELDS[name]}
+    columns = []
+    for path in map(Path, paths):
+        jet = _leading(_read_branches(path, needed, []), prefix, fields)
+        passing = np.nan_to_num(jet["pt"], nan=-np.inf) > pt_min
+        columns.append(np.column_stack([_observable(o, jet) for o in observables])[passing])
+        log.info("%s: %d events, %d with a leading jet above %g GeV", path, len(passing), int(passing.sum()), pt_min)
+    reco = np.concatenate(columns)
+    if len(reco) == 0:
+        raise BumpfoldInputError(f"{', '.join(map(str, paths))}: no event has a leading jet above {pt_min:g} GeV")
+    return DataInputs(reco=reco, observables=list(observables))

@@ -28,7 +28,7 @@ from bumpfold.errors import BumpfoldInputError, one_line
 from bumpfold.io.atomic import atomic_path, write_json
 from bumpfold.seeds import step_seed
 from bumpfold.unfold.ibu import ibu_observable
-from bumpfold.unfold.inputs import DataInputs, UnfoldingInputs, read_jet_observables
+from bumpfold.unfold.inputs import DataInputs, UnfoldingInputs, read_detector_observables, read_jet_observables
 from bumpfold.unfold.metrics import chi2_ndf, triangular_discriminator, weighted_histogram
 from bumpfold.unfold.omnifold import (
     OmniFoldSettings,
@@ -53,13 +53,17 @@ class UnfoldingJob:
 
     sim: UnfoldingInputs
     data: DataInputs
-    truth: NDArray[np.float64]  # (n, k) particle-level observables of the data events passing gen
+    truth: NDArray[np.float64]  # (n, k) particle-level observables of the data events passing gen (n = 0: real data)
     truth_weights: NDArray[np.float64]
     edges: dict[str, NDArray[np.float64]]
 
     @property
     def observables(self) -> list[str]:
         return list(self.sim.observables)
+
+    @property
+    def has_truth(self) -> bool:
+        return len(self.truth) > 0
 
 
 def observable_edges(values: NDArray[np.float64], name: str, n_bins: int) -> NDArray[np.float64]:
@@ -81,16 +85,21 @@ def settings_from_config(unfold: dict[str, Any]) -> OmniFoldSettings:
 
 
 def prepare_inputs(sim_paths: list[str | Path], data_paths: list[str | Path], *, unfold: dict[str, Any],
-                   output: str | Path) -> UnfoldingJob:
-    """Read both samples' leading jets, fix the binning, write one ``.npz``."""
+                   output: str | Path, data_has_truth: bool = True) -> UnfoldingJob:
+    """Read both samples' leading jets, fix the binning, write one ``.npz``. Pseudo-data
+    (``data_has_truth``) bring their particle level as the truth; real data only FatJets."""
     observables, pt_min = list(unfold["observables"]), float(unfold["pt_min"])
     sim = read_jet_observables(sim_paths, observables=observables, pt_min=pt_min)
-    pseudo = read_jet_observables(data_paths, observables=observables, pt_min=pt_min)
     edges = {name: observable_edges(sim.gen[sim.pass_gen, j], name, unfold["bins"])
              for j, name in enumerate(observables)}
-    job = UnfoldingJob(sim=sim, data=DataInputs(pseudo.reco[pseudo.pass_reco], pseudo.weights[pseudo.pass_reco],
-                                                observables),
-                       truth=pseudo.gen[pseudo.pass_gen], truth_weights=pseudo.weights[pseudo.pass_gen], edges=edges)
+    if data_has_truth:
+        pseudo = read_jet_observables(data_paths, observables=observables, pt_min=pt_min)
+        data = DataInputs(pseudo.reco[pseudo.pass_reco], pseudo.weights[pseudo.pass_reco], observables)
+        truth, truth_weights = pseudo.gen[pseudo.pass_gen], pseudo.weights[pseudo.pass_gen]
+    else:
+        data = read_detector_observables(data_paths, observables=observables, pt_min=pt_min)
+        truth, truth_weights = np.empty((0, len(observables))), np.empty(0)
+    job = UnfoldingJob(sim=sim, data=data, truth=truth, truth_weights=truth_weights, edges=edges)
     log.info("simulation: %d events (%d pass gen, %d pass reco); data: %d at detector level, truth: %d",
              sim.n_events, sim.pass_gen.sum(), sim.pass_reco.sum(), job.data.n_events, len(job.truth))
     with atomic_path(output) as tmp, open(tmp, "wb") as f:
@@ -208,7 +217,8 @@ def summarize(inputs: str | Path, members: list[list[str | Path]], ibu: str | Pa
                                "members": len(states), "iterations": len(states[0]), "observables": {}}
     for j, name in enumerate(job.observables):
         edges = job.edges[name]
-        truth = weighted_histogram(job.truth[:, j], bins=edges, weights=job.truth_weights).normalized()
+        truth = (weighted_histogram(job.truth[:, j], bins=edges, weights=job.truth_weights).normalized()
+                 if job.has_truth else None)
         prior = weighted_histogram(sim.gen[gen, j], bins=edges, weights=sim.weights[gen]).normalized()
 
         def unfolded(state):
@@ -225,21 +235,32 @@ def summarize(inputs: str | Path, members: list[list[str | Path]], ibu: str | Pa
         if gen_samples is not None:
             flow_hist = weighted_histogram(gen_samples[:, j], bins=edges, weights=gen_weights).normalized()
             methods["generative"] = (flow_hist.counts, flow_hist.errors)
-        summary["observables"][name] = {
-            "edges": edges.tolist(), "truth": truth.counts.tolist(), "truth_error": truth.errors.tolist(),
+        entry = summary["observables"][name] = {
+            "edges": edges.tolist(),
             "prior": prior.counts.tolist(), "omnifold": mean.tolist(), "omnifold_error": omni_sigma.tolist(),
             "ibu": ibu_counts.tolist(), "ibu_error": ibu_sigma.tolist(),
             **({"generative": methods["generative"][0].tolist()} if "generative" in methods else {}),
+        }
+        if truth is None:  # real data: the unfolded distributions, nothing to compare them with
+            continue
+        entry.update({
+            "truth": truth.counts.tolist(), "truth_error": truth.errors.tolist(),
             "metrics": {method: _metrics(h, e, truth.counts, truth.errors) for method, (h, e) in methods.items()},
             "convergence": {
                 "omnifold": [triangular_discriminator(np.mean([unfolded(s[i]).counts for s in states], axis=0),
                                                       truth.counts) for i in range(len(states[0]))],
                 "ibu": [triangular_discriminator(_normalised(np.asarray(h)), truth.counts)
                         for h in ibu_result[name]["history"][1:]]},
-        }
+        })
+    summary["has_truth"] = job.has_truth
+    if job.has_truth:
+        _count_wins(summary)
+    write_json(summary, output)
+    return summary
+
+
+def _count_wins(summary: dict[str, Any]) -> None:
     per = summary["observables"].values()
     td = "triangular_discriminator_1e3"
     summary["omnifold_closer_than_prior"] = sum(o["metrics"]["omnifold"][td] < o["metrics"]["prior"][td] for o in per)
     summary["omnifold_closer_than_ibu"] = sum(o["metrics"]["omnifold"][td] < o["metrics"]["ibu"][td] for o in per)
-    write_json(summary, output)
-    return summary
