@@ -91,9 +91,9 @@ def feature_encoder(features: list[str], flow_path: str | Path | None = None) ->
     if flow_path is None:
         return lambda rows: rows[features].to_numpy(np.float64)
     from bumpfold.ml.flow import ConditionalFlow
+    from bumpfold.search.methods import latent_encoder
 
-    flow = ConditionalFlow.load(flow_path)
-    return lambda rows: flow.latent(rows[features].to_numpy(np.float64), rows.mjj.to_numpy())
+    return latent_encoder(features, ConditionalFlow.load(flow_path))
 
 
 def data_scores(datasets: pd.DataFrame, scores: pd.DataFrame, models: list[list], window: Window,

@@ -127,9 +127,10 @@ def iad(wd: WindowData, settings: ClassifierSettings, seed: int) -> ClassifierTa
     return _task(wd, wd.sr("data"), wd.sr("ideal"), settings, seed)
 
 
-def latent_encoder(wd: WindowData, flow: ConditionalFlow) -> Callable[[pd.DataFrame], NDArray[np.float64]]:
-    """Events -> their latent image under the sideband flow, each at its own m_jj."""
-    return lambda rows: flow.latent(wd.x(rows), rows.mjj.to_numpy())
+def latent_encoder(features: Sequence[str], flow: ConditionalFlow) -> Callable[[pd.DataFrame], NDArray[np.float64]]:
+    """Events -> their latent image under the sideband flow, each at its own m_jj (LaCATHODE's
+    classifier inputs, in the search and in the bump hunt)."""
+    return lambda rows: flow.latent(rows[list(features)].to_numpy(np.float64), rows.mjj.to_numpy())
 
 
 def lacathode(wd: WindowData, flow: ConditionalFlow, settings: ClassifierSettings, seed: int, *,
@@ -140,7 +141,7 @@ def lacathode(wd: WindowData, flow: ConditionalFlow, settings: ClassifierSetting
     sculpting a bump into the m_jj spectrum (the bump hunt's selection)."""
     n_data = len(wd.sr("data"))
     reference = np.random.default_rng(seed + 2).standard_normal((int(round(oversampling * n_data)), len(wd.features)))
-    return _task(wd, wd.sr("data"), reference, settings, seed, encode=latent_encoder(wd, flow))
+    return _task(wd, wd.sr("data"), reference, settings, seed, encode=latent_encoder(wd.features, flow))
 
 
 def supervised(wd: WindowData, settings: ClassifierSettings, seed: int) -> ClassifierTask:
