@@ -374,6 +374,8 @@ def test_generative_unfolding_moves_towards_the_truth():
     assert triangular_discriminator(unfolded, truth) < 0.5 * triangular_discriminator(prior, truth)
     again, _ = generative_unfold(sim, data, settings=settings, seed=3)
     assert np.array_equal(samples, again)  # deterministic on CPU
+    with pytest.raises(BumpfoldInputError, match="condition has 1 components, the flow was trained with 2"):
+        flow.sample(data.reco[:, 0], seed=1)
 
 
 def test_real_data_without_truth_unfolds_and_reports_no_metrics(samples, tmp_path):

@@ -92,11 +92,17 @@ class ConditionalFlow:
     def _check(self, x, m) -> None:
         if x.ndim != 2 or len(x) != len(m):
             raise BumpfoldInputError(f"flow input: x has shape {x.shape}, m has {len(m)} entries")
-        if self.members and _as_context(m).shape[1] != self.n_context:
-            raise BumpfoldInputError(f"flow input: the condition has {_as_context(m).shape[1]} components, "
-                                     f"the flow was trained with {self.n_context}")
-        if not (np.isfinite(x).all() and np.isfinite(m).all()):
+        if not np.isfinite(x).all():
             raise BumpfoldInputError("flow input contains NaN/inf")
+        self._check_context(m)
+
+    def _check_context(self, m) -> None:
+        """Finite, and (once trained) as many components as the flow was trained with."""
+        if not np.isfinite(m).all():
+            raise BumpfoldInputError("flow condition m contains NaN/inf")
+        n = _as_context(m).shape[1]
+        if self.members and n != self.n_context:
+            raise BumpfoldInputError(f"flow condition has {n} components, the flow was trained with {self.n_context}")
 
     # -- training --------------------------------------------------------------------------
     def fit(self, x: NDArray[np.float64], m: NDArray[np.float64]) -> ConditionalFlow:
@@ -182,11 +188,7 @@ class ConditionalFlow:
 
     def sample(self, m: NDArray[np.float64], *, seed: int) -> NDArray[np.float64]:
         """One x per entry of ``m``, each from a randomly chosen ensemble member."""
-        if not np.isfinite(m).all():
-            raise BumpfoldInputError("sampling context m contains NaN/inf")
-        if _as_context(m).shape[1] != self.n_context:
-            raise BumpfoldInputError(f"sampling context has {_as_context(m).shape[1]} components, "
-                                     f"the flow was trained with {self.n_context}")
+        self._check_context(m)
         torch.manual_seed(seed)
         which = np.random.default_rng(seed).integers(len(self.members), size=len(m))
         out = np.empty((len(m), len(self.scaler.low)))
