@@ -9,6 +9,7 @@ include: "workflow/rules/plots.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/bumphunt.smk"
 include: "workflow/rules/unfold.smk"
+include: "workflow/rules/summary.smk"
 
 
 rule all:

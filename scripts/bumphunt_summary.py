@@ -2,6 +2,7 @@
 
 from bumpfold.bumphunt.summary import summarize
 from bumpfold.logs import job_logging
+from bumpfold.provenance import provenance, stamp
 from bumpfold.plotting.bumphunt import plot_limits, plot_significance_by_window
 
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
@@ -10,3 +11,4 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
                      table=o.table)
     plot_significance_by_window(rows, o.significance)
     plot_limits([r for r in rows if r["headline"] and r["status"] == "ok"], o.limits)
+    stamp(list(o), provenance(snakemake.config))  # noqa: F821

@@ -3,9 +3,11 @@
 import pandas as pd
 
 from bumpfold.logs import job_logging
+from bumpfold.provenance import provenance, stamp
 from bumpfold.plotting.control import plot_control
 
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     tables = {name: pd.read_parquet(path) for name, path in
               zip(snakemake.params.datasets, snakemake.input.tables)}  # noqa: F821
     plot_control(tables, snakemake.output[0])  # noqa: F821
+    stamp(list(snakemake.output), provenance(snakemake.config))  # noqa: F821

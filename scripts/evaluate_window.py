@@ -3,6 +3,7 @@
 import pandas as pd
 
 from bumpfold.logs import job_logging
+from bumpfold.provenance import provenance, stamp
 from bumpfold.plotting.search import plot_roc_sic
 from bumpfold.search.results import evaluate
 
@@ -12,3 +13,4 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     evaluate(tables, window=w.window, injection=int(w.injection), closure=snakemake.input.closure,  # noqa: F821
              output=snakemake.output.metrics)  # noqa: F821
     plot_roc_sic(tables, f"{w.window}, {w.injection} signal injected", snakemake.output.plot)  # noqa: F821
+    stamp([snakemake.output.plot], provenance(snakemake.config))  # noqa: F821

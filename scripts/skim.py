@@ -2,6 +2,7 @@
 
 from bumpfold.config import selection
 from bumpfold.logs import job_logging
+from bumpfold.provenance import provenance, stamp
 from bumpfold.skim import skim_files, write_table
 
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
@@ -12,3 +13,4 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
         dataset=snakemake.wildcards.dataset,  # noqa: F821
     )
     write_table(table, cutflow, snakemake.output.table, snakemake.output.cutflow)  # noqa: F821
+    stamp(list(snakemake.output), provenance(snakemake.config))  # noqa: F821

@@ -1,6 +1,7 @@
 """Snakemake glue for rule unfold_summary."""
 
 from bumpfold.logs import job_logging
+from bumpfold.provenance import provenance, stamp
 from bumpfold.plotting.unfold import plot_convergence, plot_unfolded
 from bumpfold.unfold.pipeline import summarize
 
@@ -11,3 +12,4 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     summary = summarize(i.inputs, members, i.ibu, output=o.summary, generative=i.generative[0] if i.generative else None)
     plot_unfolded(summary, o.distributions)
     plot_convergence(summary, o.convergence)
+    stamp(list(o), provenance(snakemake.config))  # noqa: F821

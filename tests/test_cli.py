@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -46,3 +47,12 @@ def test_unknown_process_and_bad_config(tmp_path):
     (tmp_path / "c.yaml").write_text("skim: {leading_pt_min: -1}\n")
     result = _cli("validate", "c.yaml", cwd=tmp_path)
     assert result.returncode != 0 and "'skim.leading_pt_min': -1 is less than the minimum of 0" in result.stderr
+
+
+def test_validate_writes_the_resolved_config(tmp_path):
+    (tmp_path / "c.yaml").write_text("seed: 5\nsearch: {n_folds: 3}\n")
+    result = _cli("validate", "c.yaml", "--resolved", "resolved.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    resolved = json.loads((tmp_path / "resolved.json").read_text())
+    assert resolved["seed"] == 5 and resolved["search"]["n_folds"] == 3
+    assert resolved["search"]["flow"]["transforms"] >= 1  # defaults filled in

@@ -8,6 +8,7 @@ import pytest
 import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime, so that threadpool_limits reaches it)
 from threadpoolctl import threadpool_limits
 
+from bumpfold.config import validate_config
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.io.nanoaod import write_tree
 from bumpfold.unfold import (
@@ -83,6 +84,20 @@ def test_gaussian_unfolding_recovers_the_truth():
         assert prior > 15.0, name  # the test is not trivial
         assert unfolded < prior / 5, (name, prior, unfolded)
         assert binned < prior / 5, (name, prior, binned)
+
+
+def test_mlp_classifier_unfolds_and_is_deterministic_on_cpu():
+    """The PyTorch MLP (the GPU path when one is present) as OmniFold's classifier, on CPU."""
+    sim = gaussian_sample(8_000, 0.0, 1.0, seed=1)
+    truth = gaussian_sample(8_000, 0.5, 1.2, seed=2)
+    settings = OmniFoldSettings(iterations=2, classifier="mlp", mlp_hidden=(32, 32), mlp_epochs=6, device="cpu")
+    result = run_omnifold(sim, as_pseudo_data(truth), settings=settings, seed=3)
+    for j in range(2):
+        target = gen_hist(truth, j).counts
+        prior = triangular_discriminator(gen_hist(sim, j).counts, target)
+        assert triangular_discriminator(gen_hist(sim, j, result.weights).counts, target) < prior / 3
+    again = run_omnifold(sim, as_pseudo_data(truth), settings=settings, seed=3)
+    assert np.array_equal(result.weights, again.weights)
 
 
 # --- 2. closure ------------------------------------------------------------------------------
@@ -305,9 +320,10 @@ def test_read_jet_observables_from_generated_sample(samples):
 
 # --- the workflow steps (bumpfold.unfold.pipeline) ---------------------------------------
 
-UNFOLD_CONFIG = {"observables": ["mass", "multiplicity", "tau21"], "pt_min": 1200.0, "bins": 8, "iterations": 2,
-                 "members": 2, "classifier": {"max_iter": 20, "learning_rate": 0.1, "max_leaf_nodes": 15,
-                                              "max_ratio": 100.0}}
+# the unfold section as the workflow sees it: validated, the schema's defaults filled in
+UNFOLD_CONFIG = validate_config({"unfold": {
+    "observables": ["mass", "multiplicity", "tau21"], "pt_min": 1200.0, "bins": 8, "iterations": 2, "members": 2,
+    "classifier": {"max_iter": 20, "learning_rate": 0.1, "max_leaf_nodes": 15, "max_ratio": 100.0}}})["unfold"]
 
 
 def test_pipeline_steps_chain_and_close_on_the_simulation_itself(samples, tmp_path):

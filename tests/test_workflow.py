@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,7 @@ import pyhf
 import pytest
 import yaml
 
+from bumpfold.provenance import read_provenance
 from tests.conftest import PFNANO, ROOT
 
 WORKFLOW_PARTS = ("Snakefile", "workflow", "scripts", "config", "envs", "profiles")
@@ -117,6 +121,39 @@ def test_outputs_logs_and_benchmarks(finished_run):
             assert (workdir / f"benchmarks/omnifold_iteration/member{m}_iter{i}.tsv").is_file()
     for name in ("unfolded.png", "convergence.png"):
         assert (workdir / "results" / "unfold" / name).stat().st_size > 10_000
+    # the headline page gathers every stage
+    page = (workdir / "results" / "summary.md").read_text()
+    for heading in ("## Anomaly search", "## Bump hunt", "## Unfolding", "<!-- provenance: bumpfold workflow at git"):
+        assert heading in page, heading
+
+
+def test_final_outputs_record_their_provenance(finished_run):
+    workdir, config = finished_run
+    results = workdir / "results"
+    stamped = [results / "search" / "summary.json", results / "bumphunt" / "summary.json",
+               results / "unfold" / "summary.json", results / "skim" / "qcd.cutflow.json",
+               results / "skim" / "qcd.parquet", results / "plots" / "control.png", results / "unfold" / "unfolded.png",
+               results / "search" / "inj150" / "sr3300_3700" / "selection" / "cathode.parquet"]
+    records = [read_provenance(path) for path in stamped]
+    for record in records:
+        assert record["seed"] == config["seed"] == record["config"]["seed"]
+        assert record["config"]["search"]["n_folds"] == config["search"]["n_folds"]
+        assert record["config"]["search"]["flow"]["learning_rate"] > 0  # a default the config leaves out
+        assert record["packages"]["torch"] != "not installed" and record["packages"]["bumpfold"]
+        assert record["git_commit"] == "unknown (not a git checkout)"  # the scratch copy is no checkout
+    assert f"seed {config['seed']}" in (results / "bumphunt" / "limits.md").read_text().split("<!-- provenance:")[1]
+
+
+def test_report_renders_every_captioned_result(finished_run):
+    workdir, config = finished_run
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--report", "results/report.html",
+                             "--configfile", "run.yaml"], cwd=workdir, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (workdir / "results" / "report.html").read_text()
+    captions = sorted((ROOT / "workflow" / "report").glob("*.rst"))
+    assert len(captions) >= 10
+    for caption in captions:  # each caption's opening words appear in the report
+        assert " ".join(caption.read_text().split()[:4]) in html, caption.name
 
 
 def test_nothing_to_do_on_rerun(finished_run):
@@ -155,13 +192,58 @@ def test_same_seed_same_tables(finished_run, tmp_path):
                  "results/search/inj150/sr3300_3700/scores/lacathode.parquet",
                  "results/search/inj150/sr3300_3700/scores/anode.parquet"):
         assert _digest(workdir / name) == _digest(again / name)
-    assert (workdir / "results/search/summary.json").read_text() == (again / "results/search/summary.json").read_text()
+    # the same summary; the provenance differs only by the first run's extra NanoAOD dataset
+    first, second = (json.loads((d / "results/search/summary.json").read_text()) for d in (workdir, again))
+    assert first["rows"] == second["rows"]
+    assert {k: v for k, v in first["provenance"].items() if k not in ("config", "config_sha256")} == {
+        k: v for k, v in second["provenance"].items() if k not in ("config", "config_sha256")}
     # and the same unfolding weights
     last = config["unfold"]["iterations"]
     for m in range(config["unfold"]["members"]):
         name = f"results/unfold/omnifold/member{m}/iter{last}.npz"
         with np.load(workdir / name) as a, np.load(again / name) as b:
             assert np.array_equal(a["pull_weights"], b["pull_weights"])
+
+
+def _kill_during_training(workdir: Path, config: dict) -> None:
+    """Start the workflow and SIGKILL it, jobs and all (as a lost node would), while the
+    sideband flow is training: its log shows epochs and its model is not written yet."""
+    (workdir / "run.yaml").write_text(yaml.safe_dump(config))
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "run.yaml"],
+                            cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = workdir / "logs" / "train_flow" / "inj150_sr3300_3700.log"
+    model = workdir / "results" / "search" / "inj150" / "sr3300_3700" / "flow.pt"
+    try:
+        deadline = time.monotonic() + 600
+        while not (log.is_file() and "flow epoch" in log.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, "the workflow ended before training"
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not model.exists(), "training finished before the kill: nothing was interrupted"
+
+
+def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(finished_run, tmp_path):
+    workdir, config = finished_run
+    config = {**config, "datasets": {k: v for k, v in config["datasets"].items() if "process" in v}}
+    killed = _copy_workflow(tmp_path / "killed")
+    _kill_during_training(killed, config)
+    done = {p: p.stat().st_mtime_ns for p in (killed / "results" / "samples").rglob("*.root")}
+    assert done, "no generation job had finished"
+    # a killed Snakemake leaves its lock behind: unlock, then the same command again
+    assert _snakemake(killed, config, "--unlock").returncode == 0
+    result = _snakemake(killed, config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    assert re.search(r"^train_flow\s+1$", out, re.M), out[-3000:]  # the interrupted job is redone ...
+    assert not re.search(r"^search_datasets\s+\d+", out, re.M), out[-3000:]  # ... finished ones are not
+    assert all(p.stat().st_mtime_ns == mtime for p, mtime in done.items())
+    for name in ("results/skim/qcd.parquet", "results/search/inj150/sr3300_3700/scores/cathode.parquet",
+                 "results/search/inj150/sr3300_3700/scores/anode.parquet"):
+        assert _digest(workdir / name) == _digest(killed / name), name
+    first, resumed = (json.loads((d / "results/bumphunt/summary.json").read_text())["rows"] for d in (workdir, killed))
+    assert first == resumed
 
 
 def test_bad_config_key_stops_before_any_job(tmp_path):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bumpfold.config import load_config, process_id, process_spec, production_config, selection, validate_config
 from bumpfold.errors import BumpfoldInputError
+from bumpfold.io.atomic import write_json
 from bumpfold.logs import job_logging
 
 
@@ -57,8 +58,10 @@ def _lhco(args: argparse.Namespace) -> None:
 
 
 def _validate(args: argparse.Namespace) -> None:
-    load_config(args.config)
-    print(f"{args.config}: valid")
+    config = load_config(args.config)
+    if args.resolved:
+        write_json(config, args.resolved)
+    print(f"{args.config}: valid" + (f"; resolved config (defaults filled in) -> {args.resolved}" if args.resolved else ""))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -89,6 +92,7 @@ def parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check a config file against the schema")
     v.add_argument("config")
+    v.add_argument("--resolved", help="also write the config with every default filled in (JSON)")
     v.set_defaults(func=_validate)
     return p
 

@@ -25,8 +25,8 @@ rule bumphunt_window:
         seed=lambda wc: step_seed(config["seed"], "bumphunt", wc.injection, wc.window, wc.selection),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=20,
+        mem_mb=1500,
+        runtime=10,
     conda:
         "../../envs/bumpfold.yaml"
     script:

@@ -174,11 +174,17 @@ def unfold_outputs():
     return [f"results/unfold/{name}" for name in ("summary.json", "unfolded.png", "convergence.png")]
 
 
+def summary_page_inputs(wildcards):
+    """The summary JSON of each stage that runs."""
+    stages = {"search": SEARCH["enabled"], "bumphunt": BUMPHUNT_ON, "unfold": UNFOLD["enabled"]}
+    return {stage: f"results/{stage}/summary.json" for stage, on in stages.items() if on}
+
+
 def all_outputs():
     return (
         [f"results/skim/{d}.parquet" for d in DATASETS]
         + [f"results/skim/{d}.cutflow.json" for d in DATASETS]
-        + ["results/plots/control.png"]
+        + ["results/plots/control.png", "results/summary.md"]
         + search_outputs()
         + bumphunt_outputs()
         + unfold_outputs()

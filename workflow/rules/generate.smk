@@ -13,9 +13,12 @@ rule generate:
         process=lambda wc: PROCESSES[wc.process],
         process_id=lambda wc: list(PROCESSES).index(wc.process),
     threads: 1
+    # every rule's mem_mb and runtime [min]: the peak memory and runtime measured at benchmark
+    # scale, with a margin (BENCHMARKS.md, "Resources per rule"; scripts/bench/resource_table.py).
+    # Generation: 5000 events take ~30 s at 190 events/s; the margin covers loaded nodes.
     resources:
-        mem_mb=2000,
-        runtime=lambda wc: max(5, int(PROCESSES[wc.process]["events_per_chunk"] / 60 / 60 * 3) + 5),
+        mem_mb=1500,
+        runtime=lambda wc: 10 + PROCESSES[wc.process]["events_per_chunk"] // 500,
     conda:
         "../../envs/bumpfold.yaml"
     script:

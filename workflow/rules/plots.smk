@@ -16,8 +16,8 @@ rule control_plots:
         datasets=list(DATASETS),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=1000,
+        runtime=5,
     conda:
         "../../envs/bumpfold.yaml"
     script:

@@ -19,8 +19,8 @@ rule search_datasets:
         seed=lambda wc: step_seed(config["seed"], "datasets", wc.injection),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=1000,
+        runtime=5,
     conda:
         "../../envs/bumpfold.yaml"
     script:
@@ -44,8 +44,8 @@ rule train_flow:
         seed=lambda wc: step_seed(config["seed"], "flow", wc.injection, wc.window),
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=60,
+        mem_mb=1500,
+        runtime=15,
     conda:
         "../../envs/bumpfold.yaml"
     script:
@@ -69,7 +69,7 @@ rule sample_sr:
         seed=lambda wc: step_seed(config["seed"], "samples", wc.injection, wc.window),
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=3000,
         runtime=10,
     conda:
         "../../envs/bumpfold.yaml"
@@ -96,8 +96,8 @@ rule score_fold:
         seed=lambda wc: step_seed(config["seed"], "score", wc.injection, wc.window, wc.method),
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=60,
+        mem_mb=1500,
+        runtime=30,
     conda:
         "../../envs/bumpfold.yaml"
     script:
@@ -125,8 +125,8 @@ rule combine_folds:
         seed=lambda wc: step_seed(config["seed"], "score", wc.injection, wc.window, wc.method),
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=10,
+        mem_mb=1500,
+        runtime=5,
     conda:
         "../../envs/bumpfold.yaml"
     script:
@@ -151,8 +151,8 @@ rule score_anode:
         seed=lambda wc: step_seed(config["seed"], "score", wc.injection, wc.window, "anode"),
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=60,
+        mem_mb=1500,
+        runtime=10,
     conda:
         "../../envs/bumpfold.yaml"
     script:
@@ -199,8 +199,8 @@ rule evaluate_window:
         methods=lambda wc: window_methods(wc.window),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=1000,
+        runtime=5,
     conda:
         "../../envs/bumpfold.yaml"
     script:

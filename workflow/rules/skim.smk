@@ -14,7 +14,7 @@ rule skim:
         tree=lambda wc: DATASETS[wc.dataset].get("tree", "Events"),
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=2000,
         runtime=30,
     conda:
         "../../envs/bumpfold.yaml"

@@ -19,8 +19,8 @@ rule unfold_inputs:
         unfold=UNFOLD,
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=1000,
+        runtime=5,
     conda:
         "../../envs/bumpfold.yaml"
     script:
@@ -42,8 +42,8 @@ rule omnifold_iteration:
         seed=step_seed(config["seed"], "unfold"),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/bumpfold.yaml"
     script:
@@ -65,8 +65,8 @@ rule unfold_ibu:
         seed=step_seed(config["seed"], "unfold"),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=1000,
+        runtime=5,
     conda:
         "../../envs/bumpfold.yaml"
     script:
@@ -88,8 +88,8 @@ rule unfold_generative:
         seed=step_seed(config["seed"], "unfold generative"),
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=30,
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/bumpfold.yaml"
     script:
@@ -118,8 +118,8 @@ rule unfold_summary:
         iterations=UNFOLD["iterations"],
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=1000,
+        runtime=5,
     conda:
         "../../envs/bumpfold.yaml"
     script:

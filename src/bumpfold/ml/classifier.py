@@ -60,7 +60,10 @@ class EpochEnsembleMLP:
             width = h
         return torch.nn.Sequential(*layers, torch.nn.Linear(width, 1))
 
-    def fit(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> EpochEnsembleMLP:
+    def fit(self, x: NDArray[np.float64], y: NDArray[np.float64],
+            sample_weight: NDArray[np.float64] | None = None) -> EpochEnsembleMLP:
+        """Classes balanced to equal total weight; ``sample_weight`` (OmniFold's per-event
+        weights) multiplies each event's weight before the balancing."""
         import copy
 
         import torch
@@ -71,31 +74,33 @@ class EpochEnsembleMLP:
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         device = resolve_device(s.device)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        signal = y == 1
+        w = np.where(signal, w * len(y) / (2 * w[signal].sum()), w * len(y) / (2 * w[~signal].sum()))
         self.mean, self.std = x.mean(axis=0), np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
-        xt = torch.as_tensor((x - self.mean) / self.std, dtype=torch.float32)
-        yt = torch.as_tensor(y, dtype=torch.float32)
-        weight = torch.as_tensor(np.where(y == 1, len(y) / (2 * y.sum()), len(y) / (2 * (len(y) - y.sum()))),
-                                 dtype=torch.float32)
+        # all tensors on the training device once: no copy per batch
+        xt = torch.as_tensor((x - self.mean) / self.std, dtype=torch.float32, device=device)
+        yt = torch.as_tensor(y, dtype=torch.float32, device=device)
+        weight = torch.as_tensor(w, dtype=torch.float32, device=device)
         order = rng.permutation(len(x))
-        val, train = order[: len(x) // 5], order[len(x) // 5:]
+        val = torch.as_tensor(order[: len(x) // 5], device=device)
+        train = order[len(x) // 5:]
         net = self._net(x.shape[1]).to(device)
         optimiser = torch.optim.Adam(net.parameters(), lr=s.mlp_learning_rate)
         loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
         snapshots = []
         for _ in range(s.mlp_epochs):
             net.train()
-            perm = train[rng.permutation(len(train))]
+            perm = torch.as_tensor(train[rng.permutation(len(train))], device=device)
             for start in range(0, len(perm), s.mlp_batch_size):
                 idx = perm[start:start + s.mlp_batch_size]
-                out = net(xt[idx].to(device)).squeeze(1)
-                loss = (loss_fn(out, yt[idx].to(device)) * weight[idx].to(device)).mean()
+                loss = (loss_fn(net(xt[idx]).squeeze(1), yt[idx]) * weight[idx]).mean()
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
             net.eval()
             with torch.no_grad():
-                out = net(xt[val].to(device)).squeeze(1)
-                val_loss = float((loss_fn(out, yt[val].to(device)) * weight[val].to(device)).mean())
+                val_loss = float((loss_fn(net(xt[val]).squeeze(1), yt[val]) * weight[val]).mean())
             snapshots = sorted(snapshots + [(val_loss, copy.deepcopy(net).cpu())], key=lambda t: t[0])
             snapshots = snapshots[: s.mlp_best_epochs]
         self.members = [m for _, m in snapshots]

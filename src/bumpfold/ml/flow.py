@@ -124,25 +124,28 @@ class ConditionalFlow:
         val, train = order[:n_val], order[n_val:]
         flow = _build(s, x.shape[1], self.n_context).to(device)
         optimiser = torch.optim.Adam(flow.parameters(), lr=s.learning_rate)
-        z_val, c_val = z[val].to(device), c[val].to(device)
+        # the data live on the training device for the whole fit: no copy per batch, and no
+        # host synchronisation inside the epoch (the loss is summed on the device)
+        z, c = z.to(device), c.to(device)
+        z_val, c_val = z[val], c[val]
         snapshots: list[tuple[float, int, dict]] = []
         best, since_best = np.inf, 0
         for epoch in range(s.epochs):
             started = time.perf_counter()
             flow.train()
-            perm = train[rng.permutation(len(train))]
-            total = 0.0
+            perm = torch.as_tensor(train[rng.permutation(len(train))], device=device)
+            total = torch.zeros((), dtype=torch.float64, device=device)
             for start in range(0, len(perm), s.batch_size):
                 idx = perm[start:start + s.batch_size]
-                loss = -flow(c[idx].to(device)).log_prob(z[idx].to(device)).mean()
+                loss = -flow(c[idx]).log_prob(z[idx]).mean()
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
-                total += float(loss.detach()) * len(idx)
+                total += loss.detach().double() * len(idx)
             flow.eval()
             with torch.no_grad():
                 val_loss = float(-flow(c_val).log_prob(z_val).mean())
-            self.history.train_loss.append(total / len(perm))
+            self.history.train_loss.append(float(total) / len(perm))
             self.history.val_loss.append(val_loss)
             self.history.epoch_seconds.append(time.perf_counter() - started)
             snapshots.append((val_loss, epoch, copy.deepcopy(flow.state_dict())))

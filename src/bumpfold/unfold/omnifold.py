@@ -53,7 +53,7 @@ from bumpfold.unfold.inputs import DataInputs, UnfoldingInputs
 
 log = logging.getLogger(__name__)
 
-CLASSIFIER_KINDS = ("hgb",)
+CLASSIFIER_KINDS = ("hgb", "mlp")
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,13 @@ class OmniFoldSettings:
     early_stopping: bool = True
     validation_fraction: float = 0.2
     n_iter_no_change: int = 10
+    # mlp: a PyTorch MLP (as in the OmniFold paper's DNNs), trained on the GPU when present
+    mlp_hidden: tuple[int, ...] = (64, 64, 64)
+    mlp_epochs: int = 20
+    mlp_batch_size: int = 512
+    mlp_learning_rate: float = 1e-3
+    mlp_best_epochs: int = 3
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -152,6 +159,13 @@ def bootstrap_data_weights(n: int, seed: int, *, member: int = 1) -> NDArray[np.
 
 def make_classifier(settings: OmniFoldSettings, seed: int) -> Any:
     """A fresh sklearn-like binary classifier (``fit(x, y, sample_weight)``, ``predict_proba``)."""
+    if settings.classifier == "mlp":
+        from bumpfold.ml.classifier import ClassifierSettings, EpochEnsembleMLP
+
+        return EpochEnsembleMLP(ClassifierSettings(
+            kind="mlp", mlp_hidden=settings.mlp_hidden, mlp_epochs=settings.mlp_epochs,
+            mlp_batch_size=settings.mlp_batch_size, mlp_learning_rate=settings.mlp_learning_rate,
+            mlp_best_epochs=settings.mlp_best_epochs, device=settings.device), seed)
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     return HistGradientBoostingClassifier(

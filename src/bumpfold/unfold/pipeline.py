@@ -80,8 +80,12 @@ def observable_edges(values: NDArray[np.float64], name: str, n_bins: int) -> NDA
 
 def settings_from_config(unfold: dict[str, Any]) -> OmniFoldSettings:
     c = unfold["classifier"]
-    return OmniFoldSettings(iterations=unfold["iterations"], max_ratio=c["max_ratio"], max_iter=c["max_iter"],
-                            learning_rate=c["learning_rate"], max_leaf_nodes=c["max_leaf_nodes"])
+    return OmniFoldSettings(iterations=unfold["iterations"], max_ratio=c["max_ratio"], classifier=c["kind"],
+                            max_iter=c["max_iter"], learning_rate=c["learning_rate"],
+                            max_leaf_nodes=c["max_leaf_nodes"], mlp_hidden=tuple(c["mlp_hidden"]),
+                            mlp_epochs=c["mlp_epochs"], mlp_batch_size=c["mlp_batch_size"],
+                            mlp_learning_rate=c["mlp_learning_rate"], mlp_best_epochs=c["mlp_best_epochs"],
+                            device=c["device"])
 
 
 def prepare_inputs(sim_paths: list[str | Path], data_paths: list[str | Path], *, unfold: dict[str, Any],

@@ -1,0 +1,85 @@
+"""results/summary.md: the headline numbers of a run on one page (search, bump hunt,
+unfolding), read from the stages' summary JSON files, with the run's provenance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bumpfold.io.atomic import atomic_path
+from bumpfold.provenance import markdown_footer
+
+
+def _load(path: str | Path | None) -> dict[str, Any] | None:
+    return json.loads(Path(path).read_text()) if path else None
+
+
+def search_section(summary: dict[str, Any]) -> list[str]:
+    rows = summary["rows"]
+    methods = sorted({r["method"] for r in rows})
+    lines = ["## Anomaly search: max SIC (AUC) on the test set", "",
+             "Max SIC counts working points with >= 25 test background events; 1 is no better than random.", "",
+             "| injected | window | S/B in SR | S/sqrt(B) | closure AUC | " + " | ".join(methods) + " |",
+             "|---:|---|---:|---:|---:|" + "---:|" * len(methods)]
+    cells: dict[tuple[int, str], dict[str, dict]] = {}
+    for r in rows:
+        cells.setdefault((r["injection"], r["window"]), {})[r["method"]] = r
+    for (injection, window), by_method in sorted(cells.items()):
+        any_row = next(iter(by_method.values()))
+        values = [f"{by_method[m]['max_sic']:.2f} ({by_method[m]['auc']:.3f})" if m in by_method else "-"
+                  for m in methods]
+        lines.append(f"| {injection} | {window} | {100 * any_row['s_over_b']:.2f}% | {any_row['s_over_sqrt_b']:.2f} | "
+                     f"{any_row['closure_auc']:.3f} | " + " | ".join(values) + " |")
+    return lines
+
+
+def bumphunt_section(summary: dict[str, Any]) -> list[str]:
+    """The limits table of the bump hunt (each signal model in its own window), one level down,
+    and the largest local significance of each selection."""
+    from bumpfold.bumphunt.summary import limits_table
+
+    lines = ["#" + limits_table(summary["rows"]).rstrip("\n"), "", "| injected | selection | largest Z local, all windows and efficiencies |",
+             "|---:|---|---:|"]
+    largest: dict[tuple[int, str], float] = {}
+    for r in summary["rows"]:
+        if r["status"] == "ok":
+            key = (r["injection"], r["selection"])
+            largest[key] = max(largest.get(key, -np.inf), r["local_significance"])
+    lines += [f"| {injection} | {selection} | {z:.2f} |" for (injection, selection), z in sorted(largest.items())]
+    return lines
+
+
+def unfold_section(summary: dict[str, Any]) -> list[str]:
+    observables = summary["observables"]
+    methods = [m for m in ("prior", "omnifold", "ibu", "generative")
+               if all(m in o.get("metrics", {}) for o in observables.values())]
+    if not methods:
+        return ["## Unfolding", "", "No truth to compare with (real data): see results/unfold/unfolded.png."]
+    lines = ["## Unfolding: distance to the truth (triangular discriminator x 1e3; lower is better)", "",
+             f"{summary['members']} ensemble members x {summary['iterations']} OmniFold iterations; "
+             f"{summary['n_simulation']} simulated, {summary['n_data']} data events.", "",
+             "| observable | " + " | ".join(methods) + " |", "|---|" + "---:|" * len(methods)]
+    for name, o in observables.items():
+        lines.append(f"| {name} | " + " | ".join(f"{o['metrics'][m]['triangular_discriminator_1e3']:.2f}"
+                                               for m in methods) + " |")
+    lines += ["", f"OmniFold closer to the truth than the prior on {summary['omnifold_closer_than_prior']}/"
+                  f"{len(observables)} observables, than IBU on {summary['omnifold_closer_than_ibu']}/{len(observables)}."]
+    return lines
+
+
+def write_summary(*, output: str | Path, record: dict[str, Any], search: str | Path | None = None,
+                  bumphunt: str | Path | None = None, unfold: str | Path | None = None) -> str:
+    """The page, from whichever stages ran (``None``: the stage is switched off)."""
+    parts = [["# bumpfold: headline results", "",
+              f"Seed {record['seed']}, workflow at git {record['git_commit']}. Details: results/*/summary.json "
+              "and `snakemake --report results/report.html`."]]
+    for loader, section in ((search, search_section), (bumphunt, bumphunt_section), (unfold, unfold_section)):
+        if loader:
+            parts.append(section(_load(loader)))
+    text = "\n\n".join("\n".join(p) for p in parts) + "\n" + markdown_footer(record)
+    with atomic_path(output) as tmp:
+        Path(tmp).write_text(text)
+    return text

@@ -1,0 +1,124 @@
+"""Provenance of a result: the resolved config (every default filled in), its seed, the
+versions of the packages that made it, and the git commit of the workflow.
+
+JSON results carry it as a ``provenance`` block, PNG plots as a text chunk and Parquet
+tables as schema metadata (both under the key ``bumpfold:provenance``), markdown tables as
+a closing comment. Nothing time-dependent goes
+in, so the same config and seed give byte-identical results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from bumpfold.io.atomic import atomic_path, write_json
+
+PACKAGES = ("bumpfold", "snakemake", "numpy", "scipy", "pandas", "torch", "zuko", "scikit-learn", "pyhf",
+            "uproot", "awkward", "coffea", "pythia8mc", "fastjet", "matplotlib")
+KEY = "bumpfold:provenance"
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_commit(where: str | Path = ".") -> str:
+    """HEAD of the checkout the workflow runs in, marked when tracked files differ from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True,
+                              check=True, timeout=30).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return commit + (" (with local changes)" if dirty else "")
+
+
+def config_digest(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def provenance(config: dict[str, Any], where: str | Path = ".") -> dict[str, Any]:
+    config = json.loads(json.dumps(dict(config), default=str))  # plain JSON types (Snakemake's config is a dict subclass)
+    return {"git_commit": git_commit(where), "seed": config.get("seed"), "config_sha256": config_digest(config),
+            "packages": package_versions(), "python": platform.python_version(), "config": config}
+
+
+def stamp_json(path: str | Path, record: dict[str, Any]) -> None:
+    """Add the ``provenance`` block to a JSON object file (rewritten atomically)."""
+    payload = json.loads(Path(path).read_text())
+    write_json({**payload, "provenance": record}, path)
+
+
+def stamp_png(path: str | Path, record: dict[str, Any]) -> None:
+    """Store the provenance in the PNG as a text chunk (lossless re-save)."""
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    with Image.open(path) as image:
+        image.load()
+        for key, value in image.text.items():
+            if key != KEY:
+                info.add_text(key, value)
+        info.add_text(KEY, json.dumps(record, sort_keys=True))
+        with atomic_path(path) as tmp:
+            image.save(tmp, format="PNG", pnginfo=info)
+
+
+def stamp_parquet(path: str | Path, record: dict[str, Any]) -> None:
+    """Store the provenance in the Parquet schema metadata (the table is unchanged)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    metadata = {**(table.schema.metadata or {}), KEY.encode(): json.dumps(record, sort_keys=True).encode()}
+    with atomic_path(path) as tmp:
+        pq.write_table(table.replace_schema_metadata(metadata), tmp)
+
+
+def read_provenance(path: str | Path) -> dict[str, Any]:
+    """The provenance stored in a stamped .json, .png or .parquet result."""
+    path = Path(path)
+    if path.suffix == ".json":
+        return json.loads(path.read_text())["provenance"]
+    if path.suffix == ".png":
+        from PIL import Image
+
+        with Image.open(path) as image:
+            return json.loads(image.text[KEY])
+    import pyarrow.parquet as pq
+
+    return json.loads(pq.read_schema(path).metadata[KEY.encode()])
+
+
+def markdown_footer(record: dict[str, Any]) -> str:
+    versions = ", ".join(f"{k} {v}" for k, v in record["packages"].items() if v != "not installed")
+    return (f"\n<!-- provenance: bumpfold workflow at git {record['git_commit']}; seed {record['seed']}; "
+            f"resolved config sha256 {record['config_sha256']} (full config in the JSON results' provenance "
+            f"block); python {record['python']}; {versions} -->\n")
+
+
+def stamp_markdown(path: str | Path, record: dict[str, Any]) -> None:
+    text = Path(path).read_text().split("\n<!-- provenance:")[0].rstrip("\n") + "\n"
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text + markdown_footer(record))
+
+
+def stamp(paths: list[str | Path], record: dict[str, Any]) -> None:
+    """Stamp each final output by its kind (.json, .png, .md)."""
+    stampers = {".json": stamp_json, ".png": stamp_png, ".md": stamp_markdown, ".parquet": stamp_parquet}
+    for path in paths:
+        stampers[Path(path).suffix](path, record)
