@@ -1,5 +1,11 @@
 # bumpfold: wiring only. Stages live in workflow/rules/*.smk, physics in src/bumpfold.
-configfile: "config/config.yaml"
+# A --configfile replaces config/config.yaml instead of merging into it (so the test config
+# does not inherit the default's signal models and windows). Done here, not only with the
+# profiles' replace-workflow-config, because Snakemake does not pass that flag on to the
+# jobs it submits to a cluster: there the merge would give each job another config.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

@@ -246,6 +246,18 @@ def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(finished_run, tmp
     assert first == resumed
 
 
+def test_lint_is_clean_and_every_rule_has_a_log_and_a_benchmark(tmp_path):
+    workdir = _copy_workflow(tmp_path / "wf")
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=workdir, capture_output=True,
+                            text=True, timeout=300)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0 and "Congratulations, your workflow is in a good condition!" in out, out[-3000:]
+    for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            name = block.split(":", 1)[0]
+            assert "\n    log:" in block and "\n    benchmark:" in block, f"{smk.name}: rule {name}"
+
+
 def test_bad_config_key_stops_before_any_job(tmp_path):
     workdir = _copy_workflow(tmp_path / "wf")
     config = _test_config(with_pfnano=False)

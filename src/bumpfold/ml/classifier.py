@@ -89,7 +89,7 @@ class EpochEnsembleMLP:
         optimiser = torch.optim.Adam(net.parameters(), lr=s.mlp_learning_rate)
         loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
         snapshots = []
-        for _ in range(s.mlp_epochs):
+        for epoch in range(s.mlp_epochs):
             net.train()
             perm = torch.as_tensor(train[rng.permutation(len(train))], device=device)
             for start in range(0, len(perm), s.mlp_batch_size):
@@ -101,6 +101,7 @@ class EpochEnsembleMLP:
             net.eval()
             with torch.no_grad():
                 val_loss = float((loss_fn(net(xt[val]).squeeze(1), yt[val]) * weight[val]).mean())
+            log.info("mlp epoch %d/%d: validation loss %.4f", epoch + 1, s.mlp_epochs, val_loss)
             snapshots = sorted(snapshots + [(val_loss, copy.deepcopy(net).cpu())], key=lambda t: t[0])
             snapshots = snapshots[: s.mlp_best_epochs]
         self.members = [m for _, m in snapshots]
