@@ -1,8 +1,8 @@
 # bumpfold: wiring only. Stages live in workflow/rules/*.smk, physics in src/bumpfold.
 # A --configfile replaces config/config.yaml instead of merging into it (so the test config
-# does not inherit the default's signal models and windows). Done here, not only with the
-# profiles' replace-workflow-config, because Snakemake does not pass that flag on to the
-# jobs it submits to a cluster: there the merge would give each job another config.
+# does not inherit the default's signal models and windows); --config KEY=VALUE alone edits
+# the default. Done here rather than with Snakemake's replace-workflow-config, which is not
+# passed on to the jobs it submits to a cluster (each job would merge another config).
 if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"

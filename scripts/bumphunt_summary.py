@@ -11,4 +11,4 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
                      table=o.table)
     plot_significance_by_window(rows, o.significance)
     plot_limits([r for r in rows if r["headline"] and r["status"] == "ok"], o.limits)
-    stamp(list(o), provenance(snakemake.config))  # noqa: F821
+    stamp(list(o), provenance(snakemake.config, where=snakemake.scriptdir))  # noqa: F821

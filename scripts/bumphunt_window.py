@@ -13,4 +13,4 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
                injected_model=p.injected_model, background_cutflow=i.background_cutflow, window=p.window,
                selection=w.selection, injection=int(w.injection), search=p.search, bumphunt=p.bumphunt,
                sqrt_s=p.sqrt_s, seed=p.seed, output=o.result, workspaces=o.workspaces, plot=o.plot)
-    stamp([o.plot], provenance(snakemake.config))  # noqa: F821
+    stamp([o.plot], provenance(snakemake.config, where=snakemake.scriptdir))  # noqa: F821

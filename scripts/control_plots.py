@@ -10,4 +10,4 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     tables = {name: pd.read_parquet(path) for name, path in
               zip(snakemake.params.datasets, snakemake.input.tables)}  # noqa: F821
     plot_control(tables, snakemake.output[0])  # noqa: F821
-    stamp(list(snakemake.output), provenance(snakemake.config))  # noqa: F821
+    stamp(list(snakemake.output), provenance(snakemake.config, where=snakemake.scriptdir))  # noqa: F821

@@ -13,4 +13,4 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
         dataset=snakemake.wildcards.dataset,  # noqa: F821
     )
     write_table(table, cutflow, snakemake.output.table, snakemake.output.cutflow)  # noqa: F821
-    stamp(list(snakemake.output), provenance(snakemake.config))  # noqa: F821
+    stamp(list(snakemake.output), provenance(snakemake.config, where=snakemake.scriptdir))  # noqa: F821

@@ -12,4 +12,4 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     summary = summarize(i.inputs, members, i.ibu, output=o.summary, generative=i.generative[0] if i.generative else None)
     plot_unfolded(summary, o.distributions)
     plot_convergence(summary, o.convergence)
-    stamp(list(o), provenance(snakemake.config))  # noqa: F821
+    stamp(list(o), provenance(snakemake.config, where=snakemake.scriptdir))  # noqa: F821

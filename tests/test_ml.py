@@ -116,3 +116,13 @@ def test_kfold_classifier_finds_an_anomaly_and_not_a_fake_one(kind):
     assert len(found.models) == 3 and all(len(m) == 1 for m in found.models)
     with pytest.raises(BumpfoldInputError, match="fold labels"):
         fold_model_scores(found.models, data, folds["data_folds"][:10])
+
+
+def test_mlp_sample_weights_need_both_classes():
+    from bumpfold.ml.classifier import EpochEnsembleMLP
+
+    x = np.random.default_rng(1).normal(size=(200, 2))
+    y = np.r_[np.ones(100), np.zeros(100)]
+    mlp = EpochEnsembleMLP(ClassifierSettings(kind="mlp", mlp_epochs=1, device="cpu"), seed=1)
+    with pytest.raises(BumpfoldInputError, match="each class needs a positive total weight"):
+        mlp.fit(x, y, sample_weight=np.r_[np.ones(100), np.zeros(100)])

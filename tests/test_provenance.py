@@ -55,6 +55,15 @@ def test_stamps_round_trip_and_leave_the_content_alone(tmp_path, record):
         assert read_provenance(path) == record
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), table)
     assert json.loads((tmp_path / "s.json").read_text())["rows"] == [1, 2]
+    from PIL import Image
+
+    with Image.open(tmp_path / "p.png") as image:
+        assert round(image.info["dpi"][0]) == round(fig.dpi)  # the plot's resolution survives the stamp
+    with pytest.raises(ValueError, match="no provenance stamp for '.txt' files"):
+        stamp([tmp_path / "x.txt"], record)
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="provenance goes into a JSON object"):
+        stamp([tmp_path / "list.json"], record)
     md = (tmp_path / "l.md").read_text()
     assert md.startswith("# limits\n") and md.count("<!-- provenance:") == 1 and record["config_sha256"] in md
 

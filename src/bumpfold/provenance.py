@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
@@ -37,8 +38,9 @@ def package_versions() -> dict[str, str]:
 def git_commit(where: str | Path = ".") -> str:
     """HEAD of the checkout the workflow runs in, marked when tracked files differ from it."""
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True,
-                              check=True, timeout=30).stdout.strip()
+        # no optional locks: many jobs asking at once must not contend for the index lock
+        return subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True, check=True,
+                              timeout=30, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"}).stdout.strip()
 
     try:
         commit = git("rev-parse", "HEAD")
@@ -53,6 +55,7 @@ def config_digest(config: dict[str, Any]) -> str:
 
 
 def provenance(config: dict[str, Any], where: str | Path = ".") -> dict[str, Any]:
+    """``where``: a folder of the workflow's checkout (the scripts pass their own folder)."""
     config = json.loads(json.dumps(dict(config), default=str))  # plain JSON types (Snakemake's config is a dict subclass)
     return {"git_commit": git_commit(where), "seed": config.get("seed"), "config_sha256": config_digest(config),
             "packages": package_versions(), "python": platform.python_version(), "config": config}
@@ -61,6 +64,8 @@ def provenance(config: dict[str, Any], where: str | Path = ".") -> dict[str, Any
 def stamp_json(path: str | Path, record: dict[str, Any]) -> None:
     """Add the ``provenance`` block to a JSON object file (rewritten atomically)."""
     payload = json.loads(Path(path).read_text())
+    if not isinstance(payload, dict):
+        raise ValueError(f"{path}: provenance goes into a JSON object, this file holds a {type(payload).__name__}")
     write_json({**payload, "provenance": record}, path)
 
 
@@ -75,8 +80,9 @@ def stamp_png(path: str | Path, record: dict[str, Any]) -> None:
             if key != KEY:
                 info.add_text(key, value)
         info.add_text(KEY, json.dumps(record, sort_keys=True))
+        extra = {"dpi": image.info["dpi"]} if "dpi" in image.info else {}
         with atomic_path(path) as tmp:
-            image.save(tmp, format="PNG", pnginfo=info)
+            image.save(tmp, format="PNG", pnginfo=info, **extra)
 
 
 def stamp_parquet(path: str | Path, record: dict[str, Any]) -> None:
@@ -92,6 +98,8 @@ def stamp_parquet(path: str | Path, record: dict[str, Any]) -> None:
 def read_provenance(path: str | Path) -> dict[str, Any]:
     """The provenance stored in a stamped .json, .png or .parquet result."""
     path = Path(path)
+    if path.suffix not in (".json", ".png", ".parquet"):
+        raise ValueError(f"{path}: provenance is read from .json, .png and .parquet results")
     if path.suffix == ".json":
         return json.loads(path.read_text())["provenance"]
     if path.suffix == ".png":
@@ -118,7 +126,9 @@ def stamp_markdown(path: str | Path, record: dict[str, Any]) -> None:
 
 
 def stamp(paths: list[str | Path], record: dict[str, Any]) -> None:
-    """Stamp each final output by its kind (.json, .png, .md)."""
+    """Stamp each final output by its kind (.json, .png, .parquet, .md)."""
     stampers = {".json": stamp_json, ".png": stamp_png, ".md": stamp_markdown, ".parquet": stamp_parquet}
     for path in paths:
+        if Path(path).suffix not in stampers:
+            raise ValueError(f"{path}: no provenance stamp for {Path(path).suffix!r} files ({', '.join(stampers)})")
         stampers[Path(path).suffix](path, record)

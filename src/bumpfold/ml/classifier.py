@@ -76,6 +76,9 @@ class EpochEnsembleMLP:
         device = resolve_device(s.device)
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         signal = y == 1
+        if not (w[signal].sum() > 0 and w[~signal].sum() > 0):
+            raise BumpfoldInputError("classifier: each class needs a positive total weight "
+                                     f"(class 1: {w[signal].sum():g}, class 0: {w[~signal].sum():g})")
         w = np.where(signal, w * len(y) / (2 * w[signal].sum()), w * len(y) / (2 * w[~signal].sum()))
         self.mean, self.std = x.mean(axis=0), np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
         # all tensors on the training device once: no copy per batch

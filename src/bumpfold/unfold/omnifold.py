@@ -29,9 +29,10 @@ Efficiency and fakes (events passing only one level), exactly:
 - r is clipped to [1/max_ratio, max_ratio] so that a few over-confident classifier outputs
   cannot produce huge weights.
 
-Classifier: scikit-learn HistGradientBoosting with sample weights (fast and strong on CPU);
-evaluated on its own training events, with early stopping on a held-out fraction against
-overfitting. Inputs are standardised (irrelevant to trees, needed by a future MLP).
+Classifier: scikit-learn HistGradientBoosting with sample weights (fast and strong on CPU),
+or a PyTorch MLP (``classifier: mlp``, the GPU when present); evaluated on its own training
+events, with early stopping (trees) or the best epochs (MLP) on a held-out fraction against
+overfitting. Inputs are standardised (irrelevant to trees, needed by the MLP).
 Every iteration is a pure function of (inputs, state, settings, seed): one workflow job.
 """
 
