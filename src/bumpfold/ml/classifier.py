@@ -40,6 +40,15 @@ class ClassifierSettings:
     seed: int = 0
 
 
+MLP_KEYS = ("mlp_hidden", "mlp_epochs", "mlp_batch_size", "mlp_learning_rate", "mlp_best_epochs")
+
+
+def mlp_options(section: dict) -> dict:
+    """The MLP keys of a config's classifier section (search's or unfold's), as the settings
+    dataclasses take them."""
+    return {key: tuple(section[key]) if key == "mlp_hidden" else section[key] for key in MLP_KEYS}
+
+
 class EpochEnsembleMLP:
     """A PyTorch MLP with balanced class weights; like CATHODE's classifier, its prediction
     averages the models of the ``best_epochs`` epochs with the lowest validation loss.

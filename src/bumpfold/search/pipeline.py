@@ -16,7 +16,7 @@ import pandas as pd
 
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.io.atomic import atomic_path, write_json, write_parquet
-from bumpfold.ml.classifier import ClassifierSettings, kfold_scores
+from bumpfold.ml.classifier import ClassifierSettings, kfold_scores, mlp_options
 from bumpfold.search import methods
 from bumpfold.search.datasets import SplitSettings, build_datasets
 from bumpfold.search.metrics import performance
@@ -43,10 +43,7 @@ def classifier_settings(search: dict[str, Any], seed: int) -> ClassifierSettings
     c = search["classifier"]
     return ClassifierSettings(kind=c["kind"], n_folds=search["n_folds"], n_ensemble=c["n_ensemble"],
                               max_iter=c["max_iter"], learning_rate=c["learning_rate"],
-                              max_leaf_nodes=c["max_leaf_nodes"], mlp_hidden=tuple(c["mlp_hidden"]),
-                              mlp_epochs=c["mlp_epochs"], mlp_batch_size=c["mlp_batch_size"],
-                              mlp_learning_rate=c["mlp_learning_rate"], mlp_best_epochs=c["mlp_best_epochs"],
-                              device=search["device"], seed=seed)
+                              max_leaf_nodes=c["max_leaf_nodes"], **mlp_options(c), device=search["device"], seed=seed)
 
 
 def make_datasets(background: str | Path, signal: str | Path, *, n_injected: int, search: dict[str, Any],

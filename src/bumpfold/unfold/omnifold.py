@@ -161,12 +161,10 @@ def bootstrap_data_weights(n: int, seed: int, *, member: int = 1) -> NDArray[np.
 def make_classifier(settings: OmniFoldSettings, seed: int) -> Any:
     """A fresh sklearn-like binary classifier (``fit(x, y, sample_weight)``, ``predict_proba``)."""
     if settings.classifier == "mlp":
-        from bumpfold.ml.classifier import ClassifierSettings, EpochEnsembleMLP
+        from bumpfold.ml.classifier import MLP_KEYS, ClassifierSettings, EpochEnsembleMLP
 
-        return EpochEnsembleMLP(ClassifierSettings(
-            kind="mlp", mlp_hidden=settings.mlp_hidden, mlp_epochs=settings.mlp_epochs,
-            mlp_batch_size=settings.mlp_batch_size, mlp_learning_rate=settings.mlp_learning_rate,
-            mlp_best_epochs=settings.mlp_best_epochs, device=settings.device), seed)
+        mlp = {key: getattr(settings, key) for key in MLP_KEYS}
+        return EpochEnsembleMLP(ClassifierSettings(kind="mlp", **mlp, device=settings.device), seed)
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     return HistGradientBoostingClassifier(

@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 
 from bumpfold.errors import BumpfoldInputError, one_line
 from bumpfold.io.atomic import atomic_path, write_json
+from bumpfold.ml.classifier import mlp_options
 from bumpfold.seeds import step_seed
 from bumpfold.unfold.ibu import ibu_observable
 from bumpfold.unfold.inputs import DataInputs, UnfoldingInputs, read_detector_observables, read_jet_observables
@@ -82,10 +83,7 @@ def settings_from_config(unfold: dict[str, Any]) -> OmniFoldSettings:
     c = unfold["classifier"]
     return OmniFoldSettings(iterations=unfold["iterations"], max_ratio=c["max_ratio"], classifier=c["kind"],
                             max_iter=c["max_iter"], learning_rate=c["learning_rate"],
-                            max_leaf_nodes=c["max_leaf_nodes"], mlp_hidden=tuple(c["mlp_hidden"]),
-                            mlp_epochs=c["mlp_epochs"], mlp_batch_size=c["mlp_batch_size"],
-                            mlp_learning_rate=c["mlp_learning_rate"], mlp_best_epochs=c["mlp_best_epochs"],
-                            device=c["device"])
+                            max_leaf_nodes=c["max_leaf_nodes"], **mlp_options(c), device=c["device"])
 
 
 def prepare_inputs(sim_paths: list[str | Path], data_paths: list[str | Path], *, unfold: dict[str, Any],
