@@ -3,8 +3,9 @@ versions of the packages that made it, and the git commit of the workflow.
 
 JSON results carry it as a ``provenance`` block, PNG plots as a text chunk and Parquet
 tables as schema metadata (both under the key ``bumpfold:provenance``), markdown tables as
-a closing comment. Nothing time-dependent goes
-in, so the same config and seed give byte-identical results.
+a closing comment. Nothing time-dependent goes in, so two fresh runs with the same config
+and seed give identical results. A job keeps the config it ran with: after a config edit
+that does not rerun it, its record shows the config of its own run.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def config_digest(config: dict[str, Any]) -> str:
 
 def provenance(config: dict[str, Any], where: str | Path = ".") -> dict[str, Any]:
     """``where``: a folder of the workflow's checkout (the scripts pass their own folder)."""
-    config = json.loads(json.dumps(dict(config), default=str))  # plain JSON types (Snakemake's config is a dict subclass)
+    # plain JSON types (Snakemake's config is a dict subclass)
+    config = json.loads(json.dumps(dict(config), default=str))
     return {"git_commit": git_commit(where), "seed": config.get("seed"), "config_sha256": config_digest(config),
             "packages": package_versions(), "python": platform.python_version(), "config": config}
 
