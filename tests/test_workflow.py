@@ -86,12 +86,12 @@ def test_outputs_logs_and_benchmarks(finished_run):
         assert 0.0 < r["closure_auc"] < 1.0
     run = workdir / "results" / "search" / f"inj{search['injections'][0]}" / "sr3300_3700"
     assert (run / "roc_sic.png").is_file() and (run / "flow.pt").is_file()
-    assert set(json.loads((run / "selection" / "cathode.json").read_text())["thresholds"]) == {"0.1", "0.02"}
+    assert set(json.loads((run / "selection" / "cathode.json").read_text())["thresholds"]) == {"0.3", "0.1", "0.02"}
     # the bump hunt: CATHODE selections and the inclusive spectrum, numbers or a stated failure
     bumphunt = workdir / "results" / "bumphunt"
     rows = json.loads((bumphunt / "summary.json").read_text())["rows"]
     assert {r["selection"] for r in rows} == {"lacathode", "inclusive"}
-    assert {r["efficiency"] for r in rows} == {"0.1", "0.02", "1"}
+    assert {r["efficiency"] for r in rows} == {"0.3", "0.1", "0.02", "1"}
     for r in rows:
         assert (r["status"] == "ok" and r["limit_obs_fb"] > 0) or (
             r["status"].startswith("failed: ") and "limit_obs_fb" not in r), r
@@ -102,6 +102,9 @@ def test_outputs_logs_and_benchmarks(finished_run):
         ws = bumphunt / f"inj{r['injection']}" / r["window"] / "workspaces" / r["selection"]
         spec = json.loads((ws / f"eff{r['efficiency']}_{r['signal_model']}.json").read_text())
         assert pyhf.Workspace(spec).model().config.poi_name == "mu"
+        # selections carry the sculpting correction measured on background simulation
+        corrected = "sculpting_correction" in pyhf.Workspace(spec).model().config.parameters
+        assert corrected == (r["selection"] != "inclusive") == ("sculpting" in r), r
     assert "| 150 | wprime_3500_500_100 | sr3300_3700 |" in (bumphunt / "limits.md").read_text()
     for name in ("limits.png", "significance.png", "inj150/sr3300_3700/lacathode.png"):
         assert (bumphunt / name).stat().st_size > 10_000

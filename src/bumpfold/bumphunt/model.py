@@ -7,7 +7,9 @@ Channel: the m_jj bins of the signal window. Samples:
   the fit time);
 * ``background``: the dijet fit to the bins outside the window, with one ``histosys`` per
   eigenvector of the fit covariance (constrained to N(0, 1): the sideband data enter
-  once, through the fit, and not again through the likelihood).
+  once, through the fit, and not again through the likelihood). With the sculpting
+  correction (bumpfold.bumphunt.sculpting) the fit is multiplied by the measured ratio,
+  and a ``normsys`` carries the ratio's uncertainty.
 Data: the selected counts in the window. Local significance from q0 (asymptotic), with
 mu allowed below zero so deficits give negative significances; CLs upper limits from
 qtilde (asymptotic, or toys on request) on a grid of mu sized from the fit's uncertainty.
@@ -34,6 +36,8 @@ class WindowCounts:
     background: NDArray[np.float64]
     variations: list[tuple[NDArray[np.float64], NDArray[np.float64]]]  # (up, down) per eigenvector
     signal: NDArray[np.float64]  # expected events for sigma x B = 1 fb
+    # relative uncertainty of the background normalisation beyond the fit's (sculpting correction)
+    background_norm_uncertainty: float | None = None
 
 
 def workspace_spec(c: WindowCounts) -> dict:
@@ -47,6 +51,10 @@ def workspace_spec(c: WindowCounts) -> dict:
     bkg_modifiers = [{"name": f"bkg_fit_eig{i}", "type": "histosys",
                       "data": {"hi_data": up.tolist(), "lo_data": np.maximum(down, 1e-6).tolist()}}
                      for i, (up, down) in enumerate(c.variations)]
+    if c.background_norm_uncertainty is not None:  # symmetric in the log: the factor stays positive
+        u = c.background_norm_uncertainty
+        bkg_modifiers.append({"name": "sculpting_correction", "type": "normsys",
+                              "data": {"hi": 1.0 + u, "lo": 1.0 / (1.0 + u)}})
     spec = {
         "channels": [{"name": "window", "samples": [
             {"name": "signal", "data": c.signal.tolist(), "modifiers": [

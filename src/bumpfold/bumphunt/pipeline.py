@@ -6,7 +6,11 @@
    background efficiency on both sides (the mean of all folds would be narrower).
 2. For each efficiency: keep the events above the cut that selects that fraction of the
    SR data (the thresholds of the ``select`` step); ``inclusive`` keeps everything.
-3. Fit the dijet function to the selected spectrum outside the window (F-test).
+3. Fit the dijet function to the selected spectrum outside the window (F-test). With
+   ``bumphunt.sculpting_correction``, correct it in the window by the selection's
+   efficiency step measured on independent background simulation (the ``ideal`` and the
+   labelled test background; for IAD and supervised, which trained on the ideal events,
+   the test background alone); see bumpfold.bumphunt.sculpting.
 4. For each signal model: the template of its events passing the same cut, normalised to
    sigma x B = 1 fb in the pseudo-data's equivalent luminosity; pyhf gives mu_hat, the
    local significance and the CLs limits (bumpfold.bumphunt.model).
@@ -30,6 +34,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from bumpfold.bumphunt.model import WindowCounts, infer
+from bumpfold.bumphunt.sculpting import Sculpting, measure_sculpting
 from bumpfold.bumphunt.spectrum import Binning, DijetFit, fit_background
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.io.atomic import write_json
@@ -39,6 +44,8 @@ from bumpfold.search.regions import Window, assign_folds
 log = logging.getLogger(__name__)
 
 INCLUSIVE = "inclusive"
+# background simulation that a method's classifiers never saw (IAD and supervised train on "ideal")
+REFERENCE_ROLES = {"iad": ("test",), "supervised": ("test",)}
 Encoder = Callable[[pd.DataFrame], NDArray[np.float64]]
 
 
@@ -108,29 +115,50 @@ def data_scores(datasets: pd.DataFrame, scores: pd.DataFrame, models: list[list]
     score = np.empty(len(data))
     score[in_sr] = sr_scores.score.to_numpy()
     sb = data[~in_sr]
-    score[~in_sr] = fold_model_scores(models, encode(sb), assign_folds(len(sb), len(models), seed))
+    score[~in_sr] = unseen_scores(models, encode, sb, seed)
     return data[["mjj", "is_signal"]].assign(score=score)
+
+
+def unseen_scores(models: list[list], encode: Encoder, rows: pd.DataFrame, seed: int) -> NDArray[np.float64]:
+    """Scores of events no classifier trained on: one random fold's ensemble each."""
+    return fold_model_scores(models, encode(rows), assign_folds(len(rows), len(models), seed))
 
 
 def template_scores(sample: SignalSample, models: list[list] | None, encode: Encoder,
                     seed: int) -> NDArray[np.float64]:
     if models is None:
         return np.ones(len(sample.table))
-    return fold_model_scores(models, encode(sample.table), assign_folds(len(sample.table), len(models), seed))
+    return unseen_scores(models, encode, sample.table, seed)
+
+
+def reference_scores(datasets: pd.DataFrame, models: list[list], window: Window, encode: Encoder, selection: str,
+                     seed: int) -> pd.DataFrame:
+    """Background simulation in the m_jj range that ``selection``'s classifiers never saw,
+    scored like the sideband data: what the sculpting correction measures."""
+    roles = REFERENCE_ROLES.get(selection, ("ideal", "test"))
+    rows = datasets[datasets.role.isin(roles).to_numpy() & (datasets.is_signal == 0).to_numpy()
+                    & window.in_range(datasets.mjj.to_numpy())]
+    return rows[["mjj"]].assign(score=unseen_scores(models, encode, rows, seed))
 
 
 def _window_counts(name: str, counts: NDArray, fit: DijetFit, edges: NDArray, window: NDArray[np.bool_],
-                   signal: NDArray) -> WindowCounts:
-    return WindowCounts(name=name, data=counts[window], background=fit.predict(edges)[window],
-                        variations=[(u[window], d[window]) for u, d in fit.eigen_variations(edges)],
-                        signal=signal[window])
+                   signal: NDArray, sculpting: Sculpting | None) -> WindowCounts:
+    """The pyhf model's inputs; with a sculpting correction the fit (and its variations)
+    times the measured ratio, and the ratio's uncertainty."""
+    ratio = 1.0 if sculpting is None else sculpting.ratio
+    return WindowCounts(name=name, data=counts[window], background=fit.predict(edges)[window] * ratio,
+                        variations=[(u[window] * ratio, d[window] * ratio) for u, d in fit.eigen_variations(edges)],
+                        signal=signal[window],
+                        background_norm_uncertainty=None if sculpting is None else sculpting.relative_uncertainty)
 
 
 def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[SignalSample, NDArray[np.float64]]],
          *, window: Window, binning: Binning, lumi_fb: float, fit: dict[str, Any], sqrt_s: float, cl: float,
-         min_signal_mc: int, label: str) -> tuple[list[dict], dict[str, dict], dict]:
+         min_signal_mc: int, label: str, reference: pd.DataFrame | None = None,
+         ) -> tuple[list[dict], dict[str, dict], dict]:
     """Every (efficiency, signal model) of one window and selection: result rows, pyhf
-    workspaces by name, and the spectra for the plot."""
+    workspaces by name, and the spectra for the plot. ``reference`` (mjj, score of
+    background simulation): correct each selection's background for sculpting."""
     edges = binning.edges
     in_window = binning.window_mask(window.low, window.high, f"window {window.name}")
     rows, workspaces, spectra = [], {}, {}
@@ -145,11 +173,20 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
         try:
             bkg_fit = fit_background(counts, edges, ~in_window, sqrt_s=sqrt_s, min_params=fit["min_params"],
                                      max_params=fit["max_params"], ftest_threshold=fit["ftest_threshold"], name=name)
+            sculpting = None if reference is None else measure_sculpting(
+                reference.mjj.to_numpy(), reference.score.to_numpy() >= cut, binning, in_window, sqrt_s=sqrt_s,
+                n_params=bkg_fit.n_params, name=name)
         except BumpfoldInputError as exc:  # reported per efficiency: the others may still be fine
             log.warning("%s", exc)
             rows += [{**base, "signal_model": model, "status": f"failed: {exc}"} for model in signals]
             continue
-        spectra[eff] = {"counts": counts, "fit": bkg_fit, "signals": {}}
+        correction = np.ones(len(counts))  # per bin, on the fit: 1 without a sculpting correction
+        if sculpting is not None:
+            correction[in_window] = sculpting.ratio
+            base["sculpting"] = sculpting.summary()
+            log.info("%s: selected background simulation / its sideband fit in the window = %.3f +- %.3f", name,
+                     base["sculpting"]["ratio_window"], base["sculpting"]["ratio_window_uncertainty"])
+        spectra[eff] = {"counts": counts, "fit": bkg_fit, "correction": correction, "signals": {}}
         for model, (sample, scores) in signals.items():
             keep = scores >= cut
             mc = binning.histogram(sample.table.mjj.to_numpy()[keep])
@@ -162,8 +199,8 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
                              f"pass in the window (< bumphunt.min_signal_mc = {min_signal_mc})"})
                 continue
             try:
-                spec, result = infer(_window_counts(f"{name}, {model}", counts, bkg_fit, edges, in_window, per_fb),
-                                     cl=cl)
+                spec, result = infer(_window_counts(f"{name}, {model}", counts, bkg_fit, edges, in_window, per_fb,
+                                                    sculpting), cl=cl)
             except BumpfoldInputError as exc:  # e.g. a fit that predicts no background in the window
                 log.warning("%s", exc)
                 rows.append({**row, "status": f"failed: {exc}"})
@@ -216,11 +253,14 @@ def run_window(*, datasets: str | Path, scores: str | Path | None, models: str |
         fold_models = _load_models(models, window)
         data = data_scores(table, pd.read_parquet(scores), fold_models, window, encode, seed)
         cuts = json.loads(Path(thresholds).read_text())["thresholds"]
+    reference = None
+    if fold_models is not None and bumphunt["sculpting_correction"]:
+        reference = reference_scores(table, fold_models, window, encode, selection, seed + 1000)
     signals = {name: (s, template_scores(s, fold_models, encode, seed + 1 + i))
                for i, (name, s) in enumerate(samples.items())}
     rows, specs, spectra = hunt(data, cuts, signals, window=window, binning=binning, lumi_fb=lumi,
                                 fit=bumphunt["fit"], sqrt_s=sqrt_s, cl=bumphunt["cl"],
-                                min_signal_mc=bumphunt["min_signal_mc"], label=selection)
+                                min_signal_mc=bumphunt["min_signal_mc"], label=selection, reference=reference)
     for row in rows:
         row.update(injection=injection, luminosity_fb=lumi)
     write_workspaces(specs, workspaces)

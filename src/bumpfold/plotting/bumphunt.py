@@ -25,6 +25,9 @@ def plot_window_spectra(spectra: dict[str, dict], binning: Binning, window: Wind
         pred = fit.predict(edges)
         top.errorbar(centres, counts, yerr=np.sqrt(counts), fmt="ko", ms=4, label="selected data")
         top.stairs(pred, edges, color="tab:blue", label=f"dijet fit, {fit.n_params} par.")
+        if not np.allclose(s["correction"], 1.0):
+            pred = pred * s["correction"]
+            top.stairs(pred, edges, color="tab:green", label="fit x sculpting correction (background sim.)")
         for model, signal in s["signals"].items():
             top.stairs(pred + signal, edges, color="tab:red", ls="--", label=f"fit + {model} (best fit, window)")
         top.axvspan(window.low, window.high, color="tab:orange", alpha=0.15, label="signal window (blinded in fit)")
