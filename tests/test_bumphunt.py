@@ -10,7 +10,8 @@ import pyhf
 import pytest
 
 from bumpfold.bumphunt.model import WindowCounts, infer, signed_significance, workspace_spec
-from bumpfold.bumphunt.pipeline import SignalSample, hunt, write_workspaces
+from bumpfold.bumphunt.pipeline import SignalSample, feature_encoder, hunt, reference_scores, write_workspaces
+from bumpfold.bumphunt.sculpting import Sculpting
 from bumpfold.bumphunt.spectrum import Binning, FitError, bin_integrals, fit_background
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.search.regions import Window
@@ -200,7 +201,7 @@ def test_sculpting_correction_removes_a_selection_made_excess_and_keeps_a_real_o
         assert rows[0]["status"] == "ok", rows[0]["status"]
         return rows[0], specs["eff0.1_on_peak"], spectra["0.1"]
 
-    plain, _, _ = significance(data)
+    plain, plain_spec, _ = significance(data)
     corrected, spec, spectra = significance(data, reference)
     # over seeds 11-20: plain Z 3.6-6.4, corrected -1.8-1.9, with signal 4.7-8.0 (mu_hat / true 0.7-1.2)
     assert plain["local_significance"] > 3.0, plain["local_significance"]
@@ -208,8 +209,18 @@ def test_sculpting_correction_removes_a_selection_made_excess_and_keeps_a_real_o
     measured = corrected["sculpting"]
     assert abs(measured["ratio_window"] - 1.25) < 2.5 * measured["ratio_window_uncertainty"], measured
     assert 0.01 < measured["ratio_window_uncertainty"] < 0.06
-    modifiers = {m["type"] for m in spec["channels"][0]["samples"][1]["modifiers"]}
-    assert modifiers == {"histosys", "normsys"}
+    # the same data fit, its prediction and every eigen-variation scaled by the ratio; the
+    # ratio's uncertainty as a log-normal of that relative width
+    background, plain_background = spec["channels"][0]["samples"][1], plain_spec["channels"][0]["samples"][1]
+    ratio = measured["ratio_window"]
+    assert background["data"] == pytest.approx(ratio * np.array(plain_background["data"]))
+    variations = [m for m in background["modifiers"] if m["type"] == "histosys"]
+    assert len(variations) == len(plain_background["modifiers"]) > 0
+    for m, plain_m in zip(variations, plain_background["modifiers"]):
+        assert m["data"]["hi_data"] == pytest.approx(ratio * np.array(plain_m["data"]["hi_data"]))
+    (norm,) = [m for m in background["modifiers"] if m["type"] == "normsys"]
+    assert norm["data"]["hi"] == pytest.approx(np.exp(measured["ratio_window_uncertainty"] / ratio))
+    assert norm["data"]["lo"] == pytest.approx(1.0 / norm["data"]["hi"])
     assert spectra["correction"][IN_WINDOW] == pytest.approx(measured["ratio_window"])
     assert (spectra["correction"][~IN_WINDOW] == 1.0).all()
 
@@ -221,13 +232,49 @@ def test_sculpting_correction_removes_a_selection_made_excess_and_keeps_a_real_o
     assert found["mu_hat_events"] == pytest.approx(found["n_signal_true_window"], rel=0.5)
 
 
-def test_sculpting_correction_without_reference_events_in_the_window_fails_clearly():
+@pytest.mark.parametrize("region, message", [
+    ("window", "selected background-simulation events in the window (need >= 10)"),
+    ("sidebands", "background simulation: no selected events outside the signal window")])
+def test_sculpting_correction_with_too_little_simulation_fails_clearly(region, message):
+    """Too few selected simulated events in the window, or none outside it to fit: the
+    row says so instead of carrying a number."""
     rng = np.random.default_rng(12)
     data = _sculpted_events(rng, 1.0, 1.0)
-    reference = data.assign(score=np.where(WINDOW.in_sr(data.mjj.to_numpy()), 0.0, data.score))
+    in_window = WINDOW.in_sr(data.mjj.to_numpy())
+    reference = data.assign(score=np.where(in_window if region == "window" else ~in_window, 0.0, data.score))
+    reference.loc[reference.index[in_window][:5], "score"] = 1.0  # 5 in the window: still too few
     template = SignalSample("on_peak", pd.DataFrame({"mjj": rng.normal(3500, 100, 1000)}), 1000.0)
     rows, specs, _ = hunt(data, {"0.1": 0.5}, {"on_peak": (template, np.ones(1000))}, reference=reference,
                           window=WINDOW, binning=BINNING, lumi_fb=1.0,
                           fit={"min_params": 2, "max_params": 3, "ftest_threshold": 0.05}, sqrt_s=SQRT_S,
                           cl=0.95, min_signal_mc=20, label="toy")
-    assert "no selected background-simulation events in the window" in rows[0]["status"] and not specs
+    assert rows[0]["status"].startswith("failed: ") and message in rows[0]["status"], rows[0]["status"]
+    assert not specs and "local_significance" not in rows[0]
+
+
+def test_sculpting_ratio_and_its_uncertainty():
+    """Window-summed ratio; Poisson of the selected simulation and the fit's variance add."""
+    s = Sculpting(selected=np.array([60.0, 40.0]), predicted=np.array([45.0, 35.0]), fit_variance=16.0)
+    assert s.ratio == pytest.approx(100.0 / 80.0)
+    assert s.relative_uncertainty == pytest.approx(np.sqrt(1 / 100 + 16 / 80**2))
+    assert s.summary()["ratio_per_bin"] == pytest.approx([60 / 45, 40 / 35])
+
+
+def test_sculpting_reference_is_background_the_classifiers_never_saw():
+    """IAD and supervised trained on the ideal sample: only the test background is theirs;
+    the others take ideal and test background; never data, never signal, only the range."""
+    table = pd.DataFrame({"mjj": [3000.0, 3500.0, 3600.0, 3400.0, 3450.0, 9000.0, 3500.0],
+                          "role": ["data", "ideal", "test", "test", "ideal", "ideal", "signal_mc"],
+                          "is_signal": [0, 0, 0, 1, 0, 0, 1], "x": np.arange(7.0)})
+
+    class Constant:
+        def predict_proba(self, x):
+            return np.c_[1.0 - 0.5 * np.ones(len(x)), 0.5 * np.ones(len(x))]
+
+    models = [[Constant()], [Constant()]]
+    encode = feature_encoder(["x"])
+    ideal_trained = reference_scores(table, models, WINDOW, encode, "iad", seed=1)
+    others = reference_scores(table, models, WINDOW, encode, "cathode", seed=1)
+    assert list(ideal_trained.mjj) == [3600.0]
+    assert sorted(others.mjj) == [3450.0, 3500.0, 3600.0]
+    assert (others.score == 0.5).all()

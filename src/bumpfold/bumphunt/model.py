@@ -51,10 +51,10 @@ def workspace_spec(c: WindowCounts) -> dict:
     bkg_modifiers = [{"name": f"bkg_fit_eig{i}", "type": "histosys",
                       "data": {"hi_data": up.tolist(), "lo_data": np.maximum(down, 1e-6).tolist()}}
                      for i, (up, down) in enumerate(c.variations)]
-    if c.background_norm_uncertainty is not None:  # symmetric in the log: the factor stays positive
+    if c.background_norm_uncertainty is not None:  # log-normal of width u: the factor stays positive
         u = c.background_norm_uncertainty
         bkg_modifiers.append({"name": "sculpting_correction", "type": "normsys",
-                              "data": {"hi": 1.0 + u, "lo": 1.0 / (1.0 + u)}})
+                              "data": {"hi": float(np.exp(u)), "lo": float(np.exp(-u))}})
     spec = {
         "channels": [{"name": "window", "samples": [
             {"name": "signal", "data": c.signal.tolist(), "modifiers": [

@@ -3,7 +3,9 @@
 1. Score every data event in the m_jj range with the window's classifiers: SR events keep
    their out-of-fold scores; SB events are scored by one fold's classifier each (random
    folds), so their score distribution matches the SR's and a fixed cut keeps the same
-   background efficiency on both sides (the mean of all folds would be narrower).
+   background efficiency on both sides (the mean of all folds would be narrower). The
+   supervised classifier never trained on SR data, whose stored scores are therefore the
+   mean of its folds: its bump hunt is a benchmark with that caveat.
 2. For each efficiency: keep the events above the cut that selects that fraction of the
    SR data (the thresholds of the ``select`` step); ``inclusive`` keeps everything.
 3. Fit the dijet function to the selected spectrum outside the window (F-test). With
@@ -39,13 +41,12 @@ from bumpfold.bumphunt.spectrum import Binning, DijetFit, fit_background
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.io.atomic import write_json
 from bumpfold.ml.classifier import fold_model_scores
+from bumpfold.search.methods import DEFAULT_UNSEEN_BACKGROUND_ROLES, UNSEEN_BACKGROUND_ROLES
 from bumpfold.search.regions import Window, assign_folds
 
 log = logging.getLogger(__name__)
 
 INCLUSIVE = "inclusive"
-# background simulation that a method's classifiers never saw (IAD and supervised train on "ideal")
-REFERENCE_ROLES = {"iad": ("test",), "supervised": ("test",)}
 Encoder = Callable[[pd.DataFrame], NDArray[np.float64]]
 
 
@@ -115,12 +116,13 @@ def data_scores(datasets: pd.DataFrame, scores: pd.DataFrame, models: list[list]
     score = np.empty(len(data))
     score[in_sr] = sr_scores.score.to_numpy()
     sb = data[~in_sr]
-    score[~in_sr] = unseen_scores(models, encode, sb, seed)
+    score[~in_sr] = single_fold_scores(models, encode, sb, seed)
     return data[["mjj", "is_signal"]].assign(score=score)
 
 
-def unseen_scores(models: list[list], encode: Encoder, rows: pd.DataFrame, seed: int) -> NDArray[np.float64]:
-    """Scores of events no classifier trained on: one random fold's ensemble each."""
+def single_fold_scores(models: list[list], encode: Encoder, rows: pd.DataFrame, seed: int) -> NDArray[np.float64]:
+    """Each event scored by one random fold's ensemble: for events that ensemble never
+    trained on, distributed like out-of-fold scores (CWoLa's sideband strips excepted)."""
     return fold_model_scores(models, encode(rows), assign_folds(len(rows), len(models), seed))
 
 
@@ -128,24 +130,24 @@ def template_scores(sample: SignalSample, models: list[list] | None, encode: Enc
                     seed: int) -> NDArray[np.float64]:
     if models is None:
         return np.ones(len(sample.table))
-    return unseen_scores(models, encode, sample.table, seed)
+    return single_fold_scores(models, encode, sample.table, seed)
 
 
 def reference_scores(datasets: pd.DataFrame, models: list[list], window: Window, encode: Encoder, selection: str,
                      seed: int) -> pd.DataFrame:
     """Background simulation in the m_jj range that ``selection``'s classifiers never saw,
     scored like the sideband data: what the sculpting correction measures."""
-    roles = REFERENCE_ROLES.get(selection, ("ideal", "test"))
+    roles = UNSEEN_BACKGROUND_ROLES.get(selection, DEFAULT_UNSEEN_BACKGROUND_ROLES)
     rows = datasets[datasets.role.isin(roles).to_numpy() & (datasets.is_signal == 0).to_numpy()
                     & window.in_range(datasets.mjj.to_numpy())]
-    return rows[["mjj"]].assign(score=unseen_scores(models, encode, rows, seed))
+    return rows[["mjj"]].assign(score=single_fold_scores(models, encode, rows, seed))
 
 
 def _window_counts(name: str, counts: NDArray, fit: DijetFit, edges: NDArray, window: NDArray[np.bool_],
-                   signal: NDArray, sculpting: Sculpting | None) -> WindowCounts:
-    """The pyhf model's inputs; with a sculpting correction the fit (and its variations)
-    times the measured ratio, and the ratio's uncertainty."""
-    ratio = 1.0 if sculpting is None else sculpting.ratio
+                   signal: NDArray, correction: NDArray, sculpting: Sculpting | None) -> WindowCounts:
+    """The pyhf model's inputs: the fit (and its variations) times the per-bin correction,
+    and, with a sculpting correction, the ratio's uncertainty."""
+    ratio = correction[window]
     return WindowCounts(name=name, data=counts[window], background=fit.predict(edges)[window] * ratio,
                         variations=[(u[window] * ratio, d[window] * ratio) for u, d in fit.eigen_variations(edges)],
                         signal=signal[window],
@@ -200,7 +202,7 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
                 continue
             try:
                 spec, result = infer(_window_counts(f"{name}, {model}", counts, bkg_fit, edges, in_window, per_fb,
-                                                    sculpting), cl=cl)
+                                                    correction, sculpting), cl=cl)
             except BumpfoldInputError as exc:  # e.g. a fit that predicts no background in the window
                 log.warning("%s", exc)
                 rows.append({**row, "status": f"failed: {exc}"})
@@ -255,6 +257,7 @@ def run_window(*, datasets: str | Path, scores: str | Path | None, models: str |
         cuts = json.loads(Path(thresholds).read_text())["thresholds"]
     reference = None
     if fold_models is not None and bumphunt["sculpting_correction"]:
+        # its own fold assignment: independent of the data's and the templates' (seed + 1 + i)
         reference = reference_scores(table, fold_models, window, encode, selection, seed + 1000)
     signals = {name: (s, template_scores(s, fold_models, encode, seed + 1 + i))
                for i, (name, s) in enumerate(samples.items())}

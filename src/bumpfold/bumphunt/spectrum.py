@@ -116,6 +116,12 @@ class DijetFit:
         shifts = vectors * np.sqrt(np.clip(values, 0.0, None))
         return [(self.predict(edges, self.params + s), self.predict(edges, self.params - s)) for s in shifts.T]
 
+    def variance_of_sum(self, edges: NDArray[np.float64], mask: NDArray[np.bool_]) -> float:
+        """Variance of the predicted events summed over the bins of ``mask`` (the eigen-shifts
+        move all bins together, so they are summed before squaring)."""
+        shifts = [0.5 * (up[mask] - down[mask]).sum() for up, down in self.eigen_variations(edges)]
+        return float(np.sum(np.square(shifts)))
+
     def summary(self) -> dict:
         return {"n_params": self.n_params, "params": self.params.tolist(), "deviance": self.deviance,
                 "ndf": self.ndf, "ftest_pvalues": {str(k): v for k, v in self.ftest_pvalues.items()}}
