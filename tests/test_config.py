@@ -13,7 +13,7 @@ from bumpfold.errors import BumpfoldInputError
 from tests.conftest import ROOT
 
 
-@pytest.mark.parametrize("name", ["config", "test", "benchmark", "nanoaod"])
+@pytest.mark.parametrize("name", ["config", "test", "benchmark", "benchmark_lhco_statistics", "nanoaod"])
 def test_shipped_configs_validate(name):
     config = load_config(ROOT / "config" / f"{name}.yaml")
     assert config["generation"]["jets"]["radius"] == 1.0
