@@ -6,4 +6,5 @@ from bumpfold.search.pipeline import sample_window, window_data
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     p = snakemake.params  # noqa: F821
     wd = window_data(snakemake.input.datasets, p.window, p.search)  # noqa: F821
-    sample_window(wd, snakemake.input.model, p.search, p.seed, snakemake.output[0])  # noqa: F821
+    sample_window(wd, snakemake.input.model, p.search, p.seed, snakemake.output.samples,  # noqa: F821
+                  interpolation=snakemake.output.interpolation)  # noqa: F821

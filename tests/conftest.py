@@ -10,16 +10,16 @@ from bumpfold.generate.pythia import ProcessSpec
 ROOT = Path(__file__).resolve().parents[1]
 PFNANO = ROOT.parent / "shared" / "data" / "nanoaod" / "pfnano.root"
 
-QCD = ProcessSpec("qcd", "qcd", pthat_min=1100.0)
+QCD = ProcessSpec("qcd", "qcd", pthat_min=600.0)
 SIGNAL = ProcessSpec("wprime_3500_500_100", "resonance", m_resonance=3500.0, m_x=500.0, m_y=100.0)
 
 
 @pytest.fixture(scope="session")
 def samples(tmp_path_factory) -> dict[str, Path]:
-    """Small generated QCD and signal files, made once per test session (~10 s)."""
+    """Small generated QCD and signal files, made once per test session (~15 s)."""
     out = tmp_path_factory.mktemp("samples")
     paths = {"qcd": out / "qcd.root", "signal": out / "signal.root"}
-    produce_chunk(QCD, process_id=0, chunk=0, n_events=600, base_seed=11, config=ProductionConfig(), output=paths["qcd"])
+    produce_chunk(QCD, process_id=0, chunk=0, n_events=1500, base_seed=11, config=ProductionConfig(), output=paths["qcd"])
     produce_chunk(SIGNAL, process_id=1, chunk=0, n_events=500, base_seed=11, config=ProductionConfig(), output=paths["signal"])
     return paths
 

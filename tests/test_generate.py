@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import uproot
 
-from bumpfold.generate.production import ProductionConfig, chunk_seed, produce_chunk
-from bumpfold.generate.pythia import ProcessSpec, pythia_commands
+from bumpfold.generate.detector import DetectorModel, simulate
+from bumpfold.generate.jets import JetConfig, find_jets
+from bumpfold.generate.production import ProductionConfig, ShowerFilter, chunk_seed, produce_chunk
+from bumpfold.generate.pythia import ProcessSpec, PythiaGenerator, ShowerJetVeto, pythia_commands
 from bumpfold.skim import Selection, skim_files
 from tests.conftest import QCD
 
@@ -21,17 +23,17 @@ def test_nanoaod_layout_and_metadata(samples):
     with uproot.open(samples["qcd"]) as f:
         branches = set(f["Events"].keys())
         expected = ({"nFatJet", "nGenJetAK8", "FatJet_genJetAK8Idx", "Truth_isSignal", "Truth_processId",
-                     "run", "luminosityBlock", "event"}
+                     "run", "luminosityBlock", "event", "Generator_binvar"}
                     | {f"FatJet_{k}" for k in JET} | {f"GenJetAK8_{k}" for k in JET})
         assert expected <= branches
         runs = f["Runs"].arrays(library="np")
         provenance = json.loads(f["provenance"])
         events = f["Events"].arrays(["nFatJet", "FatJet_pt", "FatJet_eta", "GenJetAK8_pt", "Truth_isSignal"])
-    assert runs["genEventCount"][0] == 600
-    assert 0 < runs["nAccepted"][0] <= 600 and runs["nAccepted"][0] == len(events)
-    assert runs["nTried"][0] >= 600
-    # Pythia's HardQCD cross section above pTHat 1.1 TeV at 13 TeV is a few pb
-    assert 1.0 < runs["crossSection_pb"][0] < 20.0
+    assert runs["genEventCount"][0] == 1500
+    assert 0 < runs["nAccepted"][0] <= 1500 and runs["nAccepted"][0] == len(events)
+    assert runs["nTried"][0] >= 1500
+    # HardQCD above pTHat 600 GeV is ~230 pb at 13 TeV; the shower-jet filter lets ~7 % through
+    assert 5.0 < runs["crossSection_pb"][0] < 40.0
     assert provenance["seed"] == runs["seed"][0] == chunk_seed(11, "qcd", 0)
     assert {"pythia8mc", "fastjet", "bumpfold"} <= set(provenance["versions"])
     assert not ak.any(events.Truth_isSignal)
@@ -119,3 +121,81 @@ def test_reco_jet_mass_resolution(samples):
     spread = 0.5 * (np.percentile(rel, 84) - np.percentile(rel, 16))
     assert 0.02 < spread < 0.2, spread
     assert abs(np.median(rel)) < 0.1
+
+
+def _near_generator_cut(path, pthat_min: float) -> tuple[float, int]:
+    """Share of skim-selected events whose pTHat lies within 10 % above the generator cut."""
+    table, _ = skim_files([path], Selection())
+    with uproot.open(path) as f:
+        pthat = f["Events"]["Generator_binvar"].array(library="np")
+    selected = pthat[skim_rows(path)]
+    assert len(selected) == len(table)
+    return float((selected < 1.1 * pthat_min).mean()), len(selected)
+
+
+def skim_rows(path) -> np.ndarray:
+    """Rows of a file the default skim keeps (two jets in |eta| < 2.5, the leading > 1.2 TeV)."""
+    with uproot.open(path) as f:
+        ev = f["Events"].arrays(["FatJet_pt", "FatJet_eta"])
+    pt = ev.FatJet_pt[np.abs(ev.FatJet_eta) < 2.5]
+    return np.flatnonzero(ak.to_numpy((ak.num(pt) >= 2) & (ak.fill_none(ak.max(pt, axis=1), 0) > 1200.0)))
+
+
+def test_qcd_sample_is_complete_above_the_jet_cut(samples, tmp_path):
+    """Issue 18: with pTHatMin 1.1 TeV a quarter of the selected events were never produced.
+    At the default floor almost no selected event sits near it; at the former floor many do."""
+    share, n = _near_generator_cut(samples["qcd"], QCD.pthat_min)
+    assert n > 300 and share < 0.01, (share, n)
+    old = tmp_path / "old.root"
+    produce_chunk(ProcessSpec("qcd", "qcd", pthat_min=1100.0), process_id=0, chunk=0, n_events=300, base_seed=5,
+                  config=ProductionConfig(), output=old)
+    share_old, n_old = _near_generator_cut(old, 1100.0)
+    assert n_old > 100 and share_old > 0.05, (share_old, n_old)
+
+
+def test_shower_filter_loses_no_kept_event():
+    """Recording (never vetoing) the shower-jet pT of unfiltered QCD: every event production
+    would keep has it above the default filter threshold, so the filter would keep them all."""
+    generator = PythiaGenerator(ProcessSpec("qcd", "qcd", pthat_min=900.0), seed=17,
+                                shower_veto=ShowerJetVeto(pt_min=0.0))
+    events = generator.raw_batch(1500)
+    shower_pt = generator.shower_jet_pt(events)
+    particles = generator.final_state(events)
+    gen = find_jets(particles, JetConfig()).leading_pt()
+    reco = find_jets(simulate(particles, DetectorModel(), np.random.default_rng(3)), JetConfig()).leading_pt()
+    kept = np.maximum(gen, reco) > 1200.0
+    threshold = ShowerFilter().pt_fraction * 1200.0
+    assert kept.sum() > 200
+    assert (shower_pt[kept] > threshold).all(), np.sort(shower_pt[kept])[:5]
+    assert 0.2 < (shower_pt > threshold).mean() < 0.9  # it does cut: not a vacuous threshold
+
+
+def test_shower_filter_counts_vetoed_events_out_of_the_cross_section():
+    """Pythia's cross section with the veto equals the unfiltered one times the share of
+    events the veto lets through, so the luminosity of a filtered sample stays right."""
+    spec, veto = ProcessSpec("qcd", "qcd", pthat_min=800.0), ShowerFilter().veto(1200.0)
+    recording = PythiaGenerator(spec, seed=21, shower_veto=ShowerJetVeto(pt_min=0.0))
+    passing = (recording.shower_jet_pt(recording.raw_batch(1500)) >= veto.pt_min).mean()
+    filtered = PythiaGenerator(spec, seed=22, shower_veto=veto)
+    filtered.raw_batch(400)
+    sigma_full, sigma_filtered = recording.cross_section_pb[0], filtered.cross_section_pb[0]
+    assert 0.1 < passing < 0.7
+    assert sigma_filtered == pytest.approx(sigma_full * passing, rel=0.1)
+
+
+def test_signal_quarks_stay_in_the_heavy_jet(tables):
+    """Issue 18: with an isotropic (scalar) X decay the heavier SR jet was below 300 GeV in
+    14 % of events (5.7 % in the Pythia + Delphes LHC Olympics reference); the longitudinal
+    W' -> W Z decays give ~5 %."""
+    sig = tables["signal"]
+    sr = sig[(sig.mjj > 3300) & (sig.mjj < 3700)]
+    assert len(sr) > 100
+    assert ((sr.mj_low + sr.delta_mj) < 300).mean() < 0.09
+
+
+def test_tau_ratios_within_zero_and_one(tables):
+    """Issue 18: bare exclusive-kT axes let tau2 exceed tau1 in 5.4 % of lighter SR jets.
+    With one-pass minimised axes tau21 and tau32 stay within [0, 1] up to rounding."""
+    for table in tables.values():
+        for col in ("tau21_low", "tau21_high", "tau32_low", "tau32_high"):
+            assert table[col].between(0.0, 1.0 + 1e-6).all(), (col, table[col].max())

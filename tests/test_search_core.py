@@ -59,3 +59,19 @@ def test_max_sic_ignores_working_points_with_few_background_events():
         performance(np.ones(5), np.ones(5))
     with pytest.raises(BumpfoldInputError, match="NaN"):
         performance(np.array([np.nan, 1.0]), np.array([0, 1]))
+
+
+def test_mjj_samples_follow_the_sr_data_up_to_the_window_edges():
+    """Issue 18: a KDE in m_jj cut to the window left samples/data at 0.62 in the first and
+    last 5 GeV of the SR; in logit space the edges are populated like the data."""
+    from bumpfold.search.sampling import sample_mjj
+
+    w = Window(3300.0, 3700.0, 2800.0, 5500.0)
+    rng = np.random.default_rng(4)
+    data = 3300.0 - 600.0 * np.log(1 - rng.random(40000) * (1 - np.exp(-400.0 / 600.0)))  # falling, cut at 3700
+    samples = sample_mjj(data, 160000, w, seed=9)
+    assert w.in_sr(samples).all()
+    assert np.array_equal(samples, sample_mjj(data, 160000, w, seed=9))
+    for lo, hi in ((3300.0, 3305.0), (3695.0, 3700.0), (3300.0, 3500.0)):
+        ratio = np.mean((samples >= lo) & (samples < hi)) / np.mean((data >= lo) & (data < hi))
+        assert ratio == pytest.approx(1.0, abs=0.12), (lo, hi, ratio)

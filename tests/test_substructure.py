@@ -1,4 +1,4 @@
-"""The numba substructure kernels against fjcontrib (SoftDrop, Nsubjettiness KT_Axes)."""
+"""The numba substructure kernels against fjcontrib (SoftDrop, Nsubjettiness OnePass_KT_Axes)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_kernels_match_fjcontrib(spec):
     ref_msd = ak.to_numpy(reclustered.exclusive_jets_softdrop_grooming(
         njets=1, beta=0.0, symmetry_cut=0.1, R0=1.0).msoftdrop)
     ref_taus = ak.to_numpy(reclustered.njettiness(
-        njets=[1, 2, 3, 4], beta=1.0, R0=1.0, axes_definition="KT_Axes")).reshape(-1, 4)
+        njets=[1, 2, 3, 4], beta=1.0, R0=1.0, axes_definition="OnePass_KT_Axes")).reshape(-1, 4)
 
     assert len(msd) == len(ref_msd) > 50
     np.testing.assert_allclose(msd, ref_msd, rtol=1e-7, atol=1e-6)

@@ -47,7 +47,7 @@ def main() -> None:
             start = time.perf_counter()
             flow = pipeline.train_flow(wd, search, 21, model=t / "flow.pt", closure=t / "closure.json")
             seconds = time.perf_counter() - start
-            pipeline.sample_window(wd, t / "flow.pt", search, 22, t / "samples.parquet")
+            pipeline.sample_window(wd, t / "flow.pt", search, 22, t / "samples.parquet", t / "interpolation.json")
             scores = pipeline.score_method("cathode", wd, search, 23, output=t / "s.parquet",
                                            samples_path=t / "samples.parquet")
             m = results.evaluate({"cathode": scores}, window=window.name, injection=args.injection,

@@ -92,7 +92,7 @@ def window_on_gpu(wd, search, seed, tmp: Path) -> dict:
     flow = pipeline.train_flow(wd, search, seed, model=tmp / "flow.pt", closure=tmp / "closure.json")
     times["train_flow_with_closure_s"] = time.perf_counter() - started
     started = time.perf_counter()
-    pipeline.sample_window(wd, tmp / "flow.pt", search, seed, tmp / "samples.parquet")
+    pipeline.sample_window(wd, tmp / "flow.pt", search, seed, tmp / "samples.parquet", tmp / "interpolation.json")
     times["sample_sr_s"] = time.perf_counter() - started
     started = time.perf_counter()
     pipeline.score_method("cathode", wd, search, seed, output=tmp / "cathode.parquet",

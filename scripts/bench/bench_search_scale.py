@@ -50,7 +50,7 @@ def _seconds(path: Path) -> float:
 
 def _quality(rows: list[dict], window: str) -> list[str]:
     lines = ["#### A. Quality (test set in the SR; published: LHCO R&D, S/B = 0.6%, S/sqrt(B) ~ 2.2)", "",
-             "| injected | S/B in SR | S/sqrt(B) | closure AUC | max-SIC cap | "
+             "| injected | S/B in SR | S/sqrt(B) | closure AUC SB / SR | max-SIC cap | "
              + " | ".join(f"{m} max SIC / SIC(0.2) / AUC" for m in METHODS) + " | CATHODE / IAD |",
              "|---:|---:|---:|---:|---:|" + "---|" * len(METHODS) + "---:|"]
     by_injection: dict[int, dict[str, dict]] = {}
@@ -65,7 +65,8 @@ def _quality(rows: list[dict], window: str) -> list[str]:
         ratio = (f"{methods['cathode']['max_sic'] / methods['iad']['max_sic']:.2f}"
                  if {"cathode", "iad"} <= set(methods) else "-")
         lines.append(f"| {injection} | {100 * any_row['s_over_b']:.2f}% | {any_row['s_over_sqrt_b']:.2f} | "
-                     f"{any_row['closure_auc']:.3f} | {cap:.1f} | " + " | ".join(cells) + f" | {ratio} |")
+                     f"{any_row['closure_auc']:.3f} / {any_row.get('interpolation_auc') or float('nan'):.3f} | "
+                     f"{cap:.1f} | " + " | ".join(cells) + f" | {ratio} |")
     lines.append("| published (S/B 0.6%) | 0.6% | 2.2 | | | "
                  + " | ".join(f"{PUBLISHED[m]}" for m in METHODS) + f" | {PUBLISHED['cathode'] / PUBLISHED['iad']:.2f} |")
     return lines

@@ -14,7 +14,7 @@ import yaml
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.generate.detector import DetectorModel
 from bumpfold.generate.jets import JetConfig
-from bumpfold.generate.production import ProductionConfig
+from bumpfold.generate.production import ProductionConfig, ShowerFilter
 from bumpfold.generate.pythia import ProcessSpec
 from bumpfold.skim import Selection
 
@@ -171,6 +171,7 @@ def production_config(generation: dict[str, Any]) -> ProductionConfig:
         leading_jet_pt_min=float(generation["leading_jet_pt_min"]), batch_size=int(generation["batch_size"]),
         match_dr=float(generation["match_dr"]), jets=JetConfig(**generation["jets"]),
         detector=DetectorModel(**generation["detector"]),
+        shower_filter=ShowerFilter(**{k: float(v) for k, v in generation["shower_filter"].items()}),
     )
 
 

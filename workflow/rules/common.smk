@@ -68,7 +68,7 @@ WINDOW_KEYS = ("features", "min_events", "closure_fraction", "n_folds")
 SEARCH_KEYS = {
     "datasets": ("features", "split"),
     "flow": WINDOW_KEYS + ("flow", "classifier", "device"),
-    "samples": WINDOW_KEYS + ("oversampling",),
+    "samples": WINDOW_KEYS + ("oversampling", "classifier", "device"),  # the interpolation closure trains
     "score": WINDOW_KEYS + ("classifier", "device", "cwola_sideband_width", "oversampling"),
     "bumphunt": ("features", "split"),
 }

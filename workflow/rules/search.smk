@@ -53,12 +53,14 @@ rule train_flow:
 
 
 rule sample_sr:
-    """Background samples in the SR: m_jj from a KDE of the SR data, features from the flow."""
+    """Background samples in the SR (m_jj from a logit-space KDE of the SR data, features from
+    the flow) and the interpolation closure against the true SR background."""
     input:
         datasets="results/search/inj{injection}/datasets.parquet",
         model=f"{SEARCH_DIR}/flow.pt",
     output:
-        f"{SEARCH_DIR}/samples.parquet",
+        samples=f"{SEARCH_DIR}/samples.parquet",
+        interpolation=f"{SEARCH_DIR}/interpolation.json",
     log:
         "logs/sample_sr/inj{injection}_{window}.log",
     benchmark:
@@ -188,6 +190,7 @@ rule evaluate_window:
         scores=lambda wc: expand(f"results/search/inj{wc.injection}/{wc.window}/scores/{{method}}.parquet",
                                  method=window_methods(wc.window)),
         closure=f"{SEARCH_DIR}/closure.json",
+        interpolation=f"{SEARCH_DIR}/interpolation.json",
     output:
         metrics=f"{SEARCH_DIR}/metrics.json",
         plot=report(f"{SEARCH_DIR}/roc_sic.png", caption="../report/roc_sic.rst", category="Search"),

@@ -15,11 +15,35 @@ import numpy as np
 
 from bumpfold.generate.detector import DetectorModel, simulate
 from bumpfold.generate.jets import JetConfig, find_jets, match_index, with_substructure
-from bumpfold.generate.pythia import PythiaGenerator, ProcessSpec
+from bumpfold.generate.pythia import ProcessSpec, PythiaGenerator, ShowerJetVeto, pthat_of
 from bumpfold.io.atomic import atomic_path
 from bumpfold.io.nanoaod import write_tree
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ShowerFilter:
+    """The generator-level filter of QCD processes, which keeps a pTHat floor far below the
+    leading-jet cut affordable: when the shower has evolved down to ``scale`` [GeV], the
+    partons are clustered into anti-kT jets of ``radius`` and the event is vetoed, before its
+    costly showering and hadronisation, if the leading one has pT below ``pt_fraction`` x
+    the leading-jet cut (0: no filter). Pythia's cross section counts vetoed events out.
+
+    A final jet of radius R gathers little from partons further than ~R + 0.5 away, so the
+    leading R + 0.5 shower jet bounds the final particle-level jet from below up to the soft
+    radiation still to come; the detector model adds a rare upward tail to reco jets (large
+    track-momentum errors at TeV), hence a fraction well below 1. The loss at each fraction
+    is measured by ``scripts/bench/bench_generator_cut.py`` (BENCHMARKS.md)."""
+
+    scale: float = 50.0
+    radius: float = 1.5
+    pt_fraction: float = 0.9
+
+    def veto(self, leading_jet_pt_min: float) -> ShowerJetVeto | None:
+        if self.pt_fraction == 0:
+            return None
+        return ShowerJetVeto(scale=self.scale, radius=self.radius, pt_min=self.pt_fraction * leading_jet_pt_min)
 
 
 @dataclass(frozen=True)
@@ -33,6 +57,7 @@ class ProductionConfig:
     match_dr: float = 0.5
     jets: JetConfig = field(default_factory=JetConfig)
     detector: DetectorModel = field(default_factory=DetectorModel)
+    shower_filter: ShowerFilter = field(default_factory=ShowerFilter)  # QCD processes only
 
 
 def chunk_seed(base_seed: int, process: str, chunk: int) -> int:
@@ -70,7 +95,9 @@ def produce_chunk(
         raise ValueError(f"process {spec.name!r}: events per chunk must be >= 1, got {n_events}")
     seed = chunk_seed(base_seed, spec.name, chunk)
     start = time.perf_counter()
-    generator = PythiaGenerator(spec, sqrt_s=config.sqrt_s, mpi=config.mpi, seed=seed)
+    generator = PythiaGenerator(spec, sqrt_s=config.sqrt_s, mpi=config.mpi, seed=seed,
+                                shower_veto=config.shower_filter.veto(config.leading_jet_pt_min)
+                                if spec.kind == "qcd" else None)
     rng = np.random.default_rng(seed)
     pieces: list[dict[str, ak.Array]] = []
     done = 0
@@ -92,8 +119,9 @@ def produce_chunk(
 
 def _process_batch(generator: PythiaGenerator, n: int, rng: np.random.Generator,
                    config: ProductionConfig) -> tuple[dict[str, ak.Array], int]:
-    """The jets of the kept events of one batch, and how many events Pythia returned."""
-    particles = generator.batch(n)
+    """The jets (and pTHat) of the kept events of one batch, and how many events Pythia returned."""
+    events = generator.raw_batch(n)
+    particles = generator.final_state(events)
     candidates = simulate(particles, config.detector, rng)
     gen = find_jets(particles, config.jets)
     reco = find_jets(candidates, config.jets)
@@ -102,7 +130,8 @@ def _process_batch(generator: PythiaGenerator, n: int, rng: np.random.Generator,
     gen_jets = with_substructure(gen, passes, config.jets)
     reco_jets = with_substructure(reco, passes, config.jets)
     reco_jets = ak.with_field(reco_jets, match_index(reco_jets, gen_jets, config.match_dr), "genJetAK8Idx")
-    return {"FatJet": reco_jets, "GenJetAK8": gen_jets}, particles.n_events
+    return {"FatJet": reco_jets, "GenJetAK8": gen_jets,
+            "Generator_binvar": pthat_of(events)[passes].astype(np.float32)}, particles.n_events
 
 
 def _write(output, events, spec: ProcessSpec, process_id: int, chunk: int,
@@ -125,6 +154,7 @@ def _write(output, events, spec: ProcessSpec, process_id: int, chunk: int,
                 "event": np.arange(1, n + 1, dtype=np.uint64),
                 "FatJet": events["FatJet"],
                 "GenJetAK8": events["GenJetAK8"],
+                "Generator_binvar": ak.to_numpy(events["Generator_binvar"]),  # pTHat, as in NanoAOD
                 "Truth_isSignal": np.full(n, spec.is_signal),
                 "Truth_processId": np.full(n, process_id, dtype=np.int32),
             })

@@ -25,8 +25,8 @@ ROLES = ("data", "test", "ideal", "signal_mc")
 
 @dataclass(frozen=True)
 class SplitSettings:
-    data_fraction: float = 0.6
-    test_fraction: float = 0.2  # the rest of the background is the ideal sample
+    data_fraction: float = 0.45
+    test_fraction: float = 0.1  # the rest of the background is the ideal sample, as large as the data
     signal_test_fraction: float = 0.5
 
 

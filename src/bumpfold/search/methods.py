@@ -7,7 +7,10 @@ combined; ANODE returns its scores directly:
 
 * ``cathode``: SR data vs. background samples from the sideband flow (k-fold);
 * ``lacathode``: the same in the flow's latent space (SR data mapped through the flow
-  vs. standard-normal samples), a score that does not sculpt m_jj outside the SR;
+  vs. standard-normal samples), designed to depend less on m_jj outside the SR; it does
+  not remove sculpting: in the benchmark-scale run of 2026-11-26 its selected background
+  simulation in the window was +2 to +9 % above the sideband fit at 10 %, 0 to +23 % at
+  1 % (BENCHMARKS.md, sculpting correction);
 * ``cwola``: SR data vs. data in the adjacent sidebands (CWoLa Hunting, k-fold);
 * ``anode``: log p_SR(x|m) - log p_bkg(x|m), a second flow trained on SR data;
 * ``iad``: SR data vs. an independent true-background sample in the SR (the idealised

@@ -92,26 +92,46 @@ def train_flow(wd: methods.WindowData, search: dict[str, Any], seed: int, *, mod
     flow = ConditionalFlow(flow_settings(search, seed)).fit(wd.x(train), train.mjj.to_numpy())
     check = sb[held_out]
     samples = flow.sample(check.mjj.to_numpy(), seed=seed + 1)
-    settings = classifier_settings(search, seed)
-    scores = kfold_scores(wd.x(check), samples, data_folds=assign_folds(len(check), settings.n_folds, seed),
-                          reference_folds=assign_folds(len(samples), settings.n_folds, seed + 1), settings=settings)
-    perf = performance(np.r_[scores.data, scores.reference], np.r_[np.ones(len(check)), np.zeros(len(samples))])
+    auc = separability_auc(wd.x(check), samples, search, seed)
     flow.save(model)
-    write_json({"window": wd.window.name, "closure_auc": perf.auc, "n_sb_train": int(len(train)),
+    write_json({"window": wd.window.name, "closure_auc": auc, "n_sb_train": int(len(train)),
                  "n_sb_closure": int(len(check)), "best_epochs": flow.history.best_epochs,
                  "train_loss": flow.history.train_loss, "val_loss": flow.history.val_loss}, closure)
-    log.info("window %s: closure AUC %.3f (flow samples vs held-out SB data)", wd.window.name, perf.auc)
+    log.info("window %s: closure AUC %.3f (flow samples vs held-out SB data)", wd.window.name, auc)
     return flow
 
 
+def separability_auc(a: np.ndarray, b: np.ndarray, search: dict[str, Any], seed: int) -> float:
+    """Out-of-fold AUC of the search's classifier telling ``a`` from ``b`` (0.5: alike)."""
+    settings = classifier_settings(search, seed)
+    scores = kfold_scores(a, b, data_folds=assign_folds(len(a), settings.n_folds, seed),
+                          reference_folds=assign_folds(len(b), settings.n_folds, seed + 1), settings=settings)
+    return performance(np.r_[scores.data, scores.reference], np.r_[np.ones(len(a)), np.zeros(len(b))]).auc
+
+
 def sample_window(wd: methods.WindowData, flow_path: str | Path, search: dict[str, Any], seed: int,
-                  output: str | Path) -> pd.DataFrame:
+                  output: str | Path, interpolation: str | Path) -> pd.DataFrame:
+    """SR background samples; and the interpolation closure where the true SR background is
+    known (the labelled test and idealised background): the AUC of a classifier telling the
+    samples from it, 0.5 where the flow models the SR background."""
     from bumpfold.ml.flow import ConditionalFlow
 
     x, m = sample_sr(ConditionalFlow.load(flow_path), wd.sr("data").mjj.to_numpy(), wd.window,
                      oversampling=search["oversampling"], seed=seed)
     table = pd.DataFrame(x, columns=list(wd.features)).assign(mjj=m)
+    truth = pd.concat([wd.sr("ideal"), wd.sr("test")])
+    truth = truth[truth.is_signal == 0]
+    result: dict[str, Any] = {"window": wd.window.name, "n_samples": int(len(table)),
+                              "n_true_background": int(len(truth))}
+    if len(truth) >= 10 * search["n_folds"]:
+        result["interpolation_auc"] = separability_auc(x, wd.x(truth), search, seed + 2)
+        log.info("window %s: interpolation AUC %.3f (SR samples vs true SR background, %d events)",
+                 wd.window.name, result["interpolation_auc"], len(truth))
+    else:
+        result["interpolation_auc"] = None
+        result["note"] = "no true SR background: not evaluated"
     write_parquet(table, output)
+    write_json(result, interpolation)
     return table
 
 

@@ -32,11 +32,14 @@ def select_top(scores: pd.DataFrame, efficiencies: list[float], *, output: str |
 
 
 def evaluate(score_tables: dict[str, pd.DataFrame], *, window: str, injection: int, closure: str | Path,
-             output: str | Path) -> dict[str, Any]:
+             interpolation: str | Path, output: str | Path) -> dict[str, Any]:
     """Per method: AUC, max SIC (>= 25 test background events), SIC at eps_S = 0.2 on the SR
-    test set; the SR data size and the true number of signal events in it."""
+    test set; the SR data size and the true number of signal events in it. Beside them the
+    flow's closure AUCs: in the sidebands (held-out data) and in the SR (true background)."""
     result: dict[str, Any] = {"window": window, "injection": injection,
-                              "closure_auc": json.loads(Path(closure).read_text())["closure_auc"], "methods": {}}
+                              "closure_auc": json.loads(Path(closure).read_text())["closure_auc"],
+                              "interpolation_auc": json.loads(Path(interpolation).read_text())["interpolation_auc"],
+                              "methods": {}}
     for method, table in score_tables.items():
         test, data = table[table.set == "test"], table[table.set == "data"]
         perf = performance(test.score.to_numpy(), test.is_signal.to_numpy())
@@ -55,7 +58,8 @@ def summarize(metrics_files: list[str | Path], output: str | Path) -> list[dict[
         for method, r in metrics["methods"].items():
             n_bkg = r["n_sr_data"] - r["n_signal_sr_true"]
             rows.append({"window": metrics["window"], "injection": metrics["injection"], "method": method,
-                         "closure_auc": metrics["closure_auc"], "s_over_b": r["n_signal_sr_true"] / max(n_bkg, 1),
+                         "closure_auc": metrics["closure_auc"], "interpolation_auc": metrics["interpolation_auc"],
+                         "s_over_b": r["n_signal_sr_true"] / max(n_bkg, 1),
                          "s_over_sqrt_b": r["n_signal_sr_true"] / np.sqrt(max(n_bkg, 1)), **r})
     write_json({"rows": rows}, output)
     return rows

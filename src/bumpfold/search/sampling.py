@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import expit, logit
 from scipy.stats import gaussian_kde
 
 from bumpfold.errors import BumpfoldInputError
@@ -17,16 +18,19 @@ if TYPE_CHECKING:
 
 
 def sample_mjj(sr_mjj: NDArray[np.float64], n: int, window: Window, seed: int) -> NDArray[np.float64]:
-    """``n`` m_jj values from a Gaussian KDE of the SR data, kept inside the window."""
+    """``n`` m_jj values from a Gaussian KDE of the SR data in logit space (as CATHODE).
+
+    The window maps onto the whole real line, so the KDE needs no boundary correction: a
+    KDE in m_jj itself, cut to the window, leaks over the edges and left samples/data at
+    0.62 in the first and last 5 GeV of the SR.
+    """
     if len(sr_mjj) < 10:
         raise BumpfoldInputError(f"window {window.name}: {len(sr_mjj)} SR data events, too few for the m_jj KDE")
-    kde = gaussian_kde(sr_mjj)
-    rng = np.random.default_rng(seed)
-    out = np.empty(0)
-    while len(out) < n:
-        draw = kde.resample(2 * n, seed=rng).ravel()
-        out = np.r_[out, draw[window.in_sr(draw)]]
-    return out[:n]
+    width = window.high - window.low
+    eps = 1e-6  # an event exactly on the lower edge stays finite
+    kde = gaussian_kde(logit(np.clip((sr_mjj - window.low) / width, eps, 1 - eps)))
+    draw = kde.resample(n, seed=np.random.default_rng(seed)).ravel()
+    return np.minimum(window.low + width * expit(draw), np.nextafter(window.high, window.low))  # [low, high)
 
 
 def sample_sr(flow: ConditionalFlow, sr_mjj: NDArray[np.float64], window: Window, *, oversampling: float,
