@@ -107,3 +107,20 @@ def test_unfolding_real_data_needs_no_pseudo_data_process():
     assert config["unfold"]["data"] == "qcd_alt" and "qcd_alt" not in config["generation"]["processes"]
     with pytest.raises(BumpfoldInputError, match="'unfold.data': process 'qcd_alt' is not in generation.processes"):
         validate_config({"unfold": {"enabled": True}})
+
+
+def test_a_built_wheel_carries_the_config_schema(tmp_path):
+    """A plain (non-editable) install must find the schema: it is package data."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    source = tmp_path / "source"  # a copy, so that the build leaves nothing in the checkout
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "results", "logs", "benchmarks",
+                                                                 ".snakemake", "*.egg-info", "build", ".whl"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path),
+                    str(source)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("bumpfold-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "bumpfold/schemas/config.schema.yaml" in names and "bumpfold/py.typed" in names

@@ -170,3 +170,19 @@ def test_fold_jobs_combine_to_the_in_process_scores(tables, search_config, tmp_p
     with pytest.raises(BumpfoldInputError, match="fold 3: must be in 0..2"):
         pipeline.score_fold(method, 3, wd, search_config, 9, output=tmp_path / "x.pkl")
     assert not list(tmp_path.glob("x.*"))
+
+
+@pytest.mark.parametrize("kind", ["hgb", "mlp"])
+def test_another_seed_reaches_the_classifiers(tables, search_config, tmp_path, kind):
+    """Issue 18: two seeds gave an identical max SIC; the seed must change the trained models
+    (and so the scores), the same seed must not."""
+    pipeline.make_datasets(tables / "bkg.parquet", tables / "sig.parquet", n_injected=300, search=search_config,
+                           seed=5, output=tmp_path / "d.parquet")
+    search = {**search_config, "classifier": {**search_config["classifier"], "kind": kind, "mlp_epochs": 2,
+                                              "mlp_best_epochs": 1}}
+    wd = pipeline.window_data(tmp_path / "d.parquet", WINDOW, search)
+    scores = {seed: pipeline.score_method("iad", wd, search, seed, output=tmp_path / f"{seed}.parquet").score
+              for seed in (8, 9)}
+    again = pipeline.score_method("iad", wd, search, 8, output=tmp_path / "again.parquet").score
+    assert not np.allclose(scores[8], scores[9])
+    assert np.array_equal(scores[8], again)

@@ -4,7 +4,7 @@
 
 Times per jet, interleaved: bumpfold's numba soft drop + tau1..4 (one C/A and one kT
 reclustering per jet) against fastjet's ``exclusive_jets_softdrop_grooming`` and
-``njettiness(KT_Axes)`` (C/A reclustering included), and checks that they agree.
+``njettiness(OnePass_KT_Axes)`` (C/A reclustering included), and checks that they agree.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def ours(jets: ak.Array):
 def fjcontrib(jets: ak.Array):
     seq = fastjet.ClusterSequence(jets, fastjet.JetDefinition(fastjet.cambridge_algorithm, 10.0))
     msd = ak.to_numpy(seq.exclusive_jets_softdrop_grooming(njets=1, beta=0.0, symmetry_cut=0.1, R0=1.0).msoftdrop)
-    taus = ak.to_numpy(seq.njettiness(njets=[1, 2, 3, 4], beta=1.0, R0=1.0, axes_definition="KT_Axes"))
+    taus = ak.to_numpy(seq.njettiness(njets=[1, 2, 3, 4], beta=1.0, R0=1.0, axes_definition="OnePass_KT_Axes"))
     return msd, taus.reshape(-1, 4)
 
 

@@ -3,6 +3,10 @@
 The classical baseline that OmniFold is compared with (its unbinned, multi-dimensional
 generalisation). From the simulation:
 
+- the detector level has its own binning: its own range (quantiles of the simulation's
+  detector level, which can sit far from the particle level: the reco constituent
+  multiplicity is about half the particle-level one) and twice as many bins by default,
+  so that the response has more rows than columns;
 - response ``R[j, i]`` = P(reco bin j and pass reco | gen bin i, pass gen), from events
   passing both levels, divided by all gen-passing events of gen bin i, so the column sums
   are the efficiencies ``eff[i]``;
@@ -15,7 +19,7 @@ The data are corrected for fakes, ``d'_j = d_j (1 - fake_j)``, then iterated fro
     P(i | j) = R[j, i] t_i / sum_k R[j, k] t_k
     t_i     <- (1 / eff_i) sum_j P(i | j) d'_j
 
-Under/overflow: values outside ``bins`` are clipped into the first/last bin at both levels
+Under/overflow: values outside the edges are clipped into the first/last bin at both levels
 (no event is lost; make the range wide enough that the edge bins stay small). Gen bins
 with zero efficiency cannot be unfolded and are set to 0 (with a warning).
 """
@@ -30,7 +34,7 @@ from numpy.typing import NDArray
 
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.unfold.inputs import DataInputs, UnfoldingInputs
-from bumpfold.unfold.metrics import bin_index
+from bumpfold.unfold.metrics import bin_index, observable_edges
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,8 @@ class IBUResult:
     """Unfolded gen-level histogram (event counts per bin, data normalisation) and the
     ingredients: ``history[0]`` is the prior, ``history[n]`` iteration n."""
 
-    edges: NDArray[np.float64]
+    edges: NDArray[np.float64]  # particle level
+    reco_edges: NDArray[np.float64]  # detector level
     unfolded: NDArray[np.float64]
     history: NDArray[np.float64]  # (iterations + 1, bins)
     prior: NDArray[np.float64]
@@ -64,9 +69,10 @@ def _safe_divide(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[
 def ibu(data_reco: NDArray[np.float64], sim_gen: NDArray[np.float64], sim_reco: NDArray[np.float64],
         pass_gen: NDArray[np.bool_], pass_reco: NDArray[np.bool_], *, bins: NDArray[np.float64],
         iterations: int, weights: NDArray[np.float64] | None = None,
-        data_weights: NDArray[np.float64] | None = None) -> IBUResult:
+        data_weights: NDArray[np.float64] | None = None, reco_bins: NDArray[np.float64] | None = None) -> IBUResult:
     """Unfold the 1-D data ``data_reco`` with the simulation (``sim_gen``, ``sim_reco`` per
-    event, ``weights`` default 1) on the same edges ``bins`` at both levels."""
+    event, ``weights`` default 1) onto the particle-level edges ``bins``; the detector level
+    is binned with ``reco_bins`` (default: the same edges)."""
     if iterations < 1:
         raise BumpfoldInputError(f"ibu: iterations must be >= 1, got {iterations}")
     sim_gen, sim_reco = np.asarray(sim_gen, dtype=np.float64), np.asarray(sim_reco, dtype=np.float64)
@@ -81,20 +87,21 @@ def ibu(data_reco: NDArray[np.float64], sim_gen: NDArray[np.float64], sim_reco: 
         raise BumpfoldInputError(f"ibu: weights shape {w.shape} / data_weights shape {dw.shape} "
                                  f"do not match {n} simulated / {len(data_reco)} data events")
     edges = np.asarray(bins, dtype=np.float64)
-    nb = len(edges) - 1
-    gi, ri = bin_index(sim_gen, edges), bin_index(sim_reco, edges)
+    reco_edges = edges if reco_bins is None else np.asarray(reco_bins, dtype=np.float64)
+    nb, nr = len(edges) - 1, len(reco_edges) - 1
+    gi, ri = bin_index(sim_gen, edges), bin_index(sim_reco, reco_edges)
 
     gen_all = np.bincount(gi[pg], weights=w[pg], minlength=nb)
     both = pg & pr
-    migration = np.zeros((nb, nb))
+    migration = np.zeros((nr, nb))
     np.add.at(migration, (ri[both], gi[both]), w[both])
     response = _safe_divide(migration, gen_all[None, :])
     efficiency = response.sum(axis=0)
-    reco_all = np.bincount(ri[pr], weights=w[pr], minlength=nb)
-    fakes = np.bincount(ri[pr & ~pg], weights=w[pr & ~pg], minlength=nb)
+    reco_all = np.bincount(ri[pr], weights=w[pr], minlength=nr)
+    fakes = np.bincount(ri[pr & ~pg], weights=w[pr & ~pg], minlength=nr)
     fake_fraction = _safe_divide(fakes, reco_all)
 
-    data = np.bincount(bin_index(data_reco, edges), weights=dw, minlength=nb)
+    data = np.bincount(bin_index(data_reco, reco_edges), weights=dw, minlength=nr)
     corrected = data * (1.0 - fake_fraction)
     if (efficiency == 0).any():
         log.warning("ibu: %d gen bins have zero efficiency and are unfolded to 0", int((efficiency == 0).sum()))
@@ -110,15 +117,17 @@ def ibu(data_reco: NDArray[np.float64], sim_gen: NDArray[np.float64], sim_reco: 
         posterior = _safe_divide(response * t[None, :], folded[:, None])  # P(i | j), [j, i]
         t = _safe_divide(posterior.T @ corrected, efficiency)
         history.append(t)
-    return IBUResult(edges, t, np.array(history), prior, response, efficiency, fake_fraction, data)
+    return IBUResult(edges, reco_edges, t, np.array(history), prior, response, efficiency, fake_fraction, data)
 
 
 def ibu_observable(sim: UnfoldingInputs, data: DataInputs, observable: str, *, bins: NDArray[np.float64],
-                   iterations: int) -> IBUResult:
-    """:func:`ibu` for one named observable of the unfolding inputs."""
+                   iterations: int, reco_bins: int) -> IBUResult:
+    """:func:`ibu` for one named observable of the unfolding inputs, with ``reco_bins``
+    detector-level bins over the simulation's own detector-level range."""
     if observable not in sim.observables or observable not in data.observables:
         raise BumpfoldInputError(f"ibu: observable {observable!r} not in simulation {sim.observables} "
                                  f"and data {data.observables}")
     j, k = sim.observables.index(observable), data.observables.index(observable)
     return ibu(data.reco[:, k], sim.gen[:, j], sim.reco[:, j], sim.pass_gen, sim.pass_reco, bins=bins,
-               iterations=iterations, weights=sim.weights, data_weights=data.weights)
+               iterations=iterations, weights=sim.weights, data_weights=data.weights,
+               reco_bins=observable_edges(sim.reco[sim.pass_reco, j], observable, reco_bins))

@@ -1,4 +1,5 @@
-"""Metrics of unfolding quality: weighted histograms, the triangular discriminator, chi2/ndf.
+"""Metrics of unfolding quality: weighted histograms, the triangular discriminator, chi2/ndf
+(for independent samples only).
 
 The triangular discriminator is the OmniFold paper's figure of merit (arXiv:1911.09107,
 tables reported in units of 10^-3): it is symmetric, bounded in [0, 1], and does not blow
@@ -29,6 +30,22 @@ class Histogram:
         if total == 0:
             raise BumpfoldInputError("histogram: cannot normalise, total weight is 0")
         return Histogram(self.counts / total, self.errors / abs(total), self.edges)
+
+
+BIN_QUANTILES = (0.005, 0.995)
+INTEGER_OBSERVABLES = ("multiplicity",)
+
+
+def observable_edges(values: NDArray[np.float64], name: str, n_bins: int) -> NDArray[np.float64]:
+    """``n_bins`` equal bins between the 0.5% and 99.5% quantiles (outside: clipped into the
+    edge bins); integer observables get half-integer edges so no bin straddles a value."""
+    low, high = np.quantile(values, BIN_QUANTILES)
+    if name in INTEGER_OBSERVABLES:
+        step = max(1, int(np.ceil((high - low) / n_bins)))
+        return np.arange(np.floor(low) - 0.5, np.ceil(high) + 0.5 + step, step, dtype=np.float64)
+    if not high > low:
+        raise BumpfoldInputError(f"unfold: observable {name!r} takes a single value in the simulation ({low:g})")
+    return np.linspace(low, high, n_bins + 1)
 
 
 def bin_index(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -99,10 +116,11 @@ class Chi2Result:
 
 
 def chi2_ndf(a: NDArray[np.float64], b: NDArray[np.float64], *, sigma_a: NDArray[np.float64],
-             sigma_b: NDArray[np.float64] | None = None) -> Chi2Result:
+             sigma_b: NDArray[np.float64] | None = None, normalised: bool = False) -> Chi2Result:
     """chi2 = sum_i (a_i - b_i)^2 / (sigma_a_i^2 + sigma_b_i^2) over bins with non-zero
-    uncertainty (empty bins are skipped); ndf = number of bins used. Bins are taken as
-    independent; normalise both histograms beforehand to compare shapes only."""
+    uncertainty (empty bins are skipped); ndf = number of bins used, less one for
+    ``normalised`` histograms (shapes: the totals are fixed). Bins are taken as independent,
+    and ``a`` and ``b`` as statistically independent samples."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     var = np.asarray(sigma_a, dtype=np.float64) ** 2
     if sigma_b is not None:
@@ -110,4 +128,4 @@ def chi2_ndf(a: NDArray[np.float64], b: NDArray[np.float64], *, sigma_a: NDArray
     if not (a.shape == b.shape == var.shape):
         raise BumpfoldInputError(f"chi2_ndf: shapes differ (a {a.shape}, b {b.shape}, sigma {var.shape})")
     used = var > 0
-    return Chi2Result(float(np.sum((a[used] - b[used]) ** 2 / var[used])), int(used.sum()))
+    return Chi2Result(float(np.sum((a[used] - b[used]) ** 2 / var[used])), int(used.sum()) - int(normalised))
