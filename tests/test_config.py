@@ -50,6 +50,21 @@ BAD = [
     ({"skim": {"leading_pt_min": -5}}, "'skim.leading_pt_min': -5 is less than the minimum of 0"),
     ({"skim": {"leading_pt_min": "high"}}, "'skim.leading_pt_min': 'high' is not of type 'number'"),
     ({"seed": 1.5}, "'seed': 1.5 is not of type 'integer'"),
+    # whole-number floats are refused too (seed 7.0 seeded Pythia differently from 7)
+    ({"seed": 7.0}, "'seed': 7.0 is not of type 'integer'"),
+    ({"search": {"n_folds": 3.0}}, "'search.n_folds': 3.0 is not of type 'integer'"),
+    ({"generation": {"processes": {"qcd": {"kind": "qcd", "chunks": 2.0}}}},
+     "'generation.processes.qcd.chunks': 2.0 is not of type 'integer'"),
+    ({"unfold": {"iterations": 2.0}}, "'unfold.iterations': 2.0 is not of type 'integer'"),
+    ({"search": {"injections": [150.0]}}, "'search.injections.0': 150.0 is not of type 'integer'"),
+    ({"seed": True}, "'seed': True is not of type 'integer'"),
+    # keys that multiply jobs are bounded: a typo must not plan 50,000 jobs for minutes
+    ({"search": {"n_folds": 10000}}, "'search.n_folds': 10000 is greater than the maximum of 50"),
+    ({"unfold": {"members": 100000}}, "'unfold.members': 100000 is greater than the maximum of 1000"),
+    # what the numbers rule out fails before any job
+    ({"search": {"split": {"data_fraction": 0.6, "test_fraction": 0.4}}},
+     "'search.split': data_fraction 0.6 + test_fraction 0.4 must be below 1"),
+    ({"search": {"injections": [0, 9000]}}, "'search.injections': 9000 signal events, but wprime_3500_500_100 generates 10000"),
     ({"regions": {"signal_regions": [[5000.0, 6000.0]]}}, "must lie inside regions.mjj_range"),
     ({"regions": {"signal_regions": [[3700.0, 3300.0]]}}, "low 3700.0 must be below high 3300.0"),
     ({"regions": {"mjj_range": [5000.0, 3000.0]}}, "'regions.mjj_range': low 5000.0 must be below high"),

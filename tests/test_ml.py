@@ -76,6 +76,39 @@ def test_flow_is_deterministic_and_round_trips(toy_flow, tmp_path):
     assert np.allclose(loaded.log_prob(x[:100], m[:100]), toy_flow.log_prob(x[:100], m[:100]))
 
 
+def test_identical_runs_write_identical_flow_files(toy_flow, tmp_path):
+    """Wall times stay out of model files: the same training writes the same bytes."""
+    x, m = _toy(4000, 1)
+    toy_flow.save(tmp_path / "a.pt")
+    ConditionalFlow(SMALL).fit(x, m).save(tmp_path / "b.pt")
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+    assert toy_flow.history.epoch_seconds  # still measured, for the log and the benchmarks
+
+
+class _Payload:
+    """Unpickling this runs a command: what a crafted model file could do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_flow_file_runs_no_code(tmp_path):
+    import torch
+
+    marker = tmp_path / "pwned"
+    torch.save({"settings": _Payload(marker)}, tmp_path / "flow.pt")
+    with pytest.raises(BumpfoldInputError, match=r"flow\.pt: not a bumpfold flow file"):
+        ConditionalFlow.load(tmp_path / "flow.pt")
+    assert not marker.exists()
+    with pytest.raises(BumpfoldInputError, match=r"missing\.pt: no such file"):
+        ConditionalFlow.load(tmp_path / "missing.pt")
+
+
 def test_flow_rejects_bad_input():
     x, m = _toy(100, 2)
     with pytest.raises(BumpfoldInputError, match="at least 50 events"):
@@ -126,3 +159,32 @@ def test_mlp_sample_weights_need_both_classes():
     mlp = EpochEnsembleMLP(ClassifierSettings(kind="mlp", mlp_epochs=1, device="cpu"), seed=1)
     with pytest.raises(BumpfoldInputError, match="each class needs a positive total weight"):
         mlp.fit(x, y, sample_weight=np.r_[np.ones(100), np.zeros(100)])
+
+
+def test_pickled_models_load_through_the_trusted_loader_and_crafted_ones_do_not(toy_flow, tmp_path):
+    """Fold classifiers (boosted trees, the MLP) and ANODE's flows round-trip through
+    bumpfold.io.safe_pickle; a pickle that names os.system is refused and runs nothing."""
+    from bumpfold.io import safe_pickle
+    from bumpfold.ml.classifier import EpochEnsembleMLP, _model
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(400, 3)), (rng.random(400) < 0.5).astype(float)
+    x[y == 1] += 0.5
+    models = {"hgb": _model(ClassifierSettings(max_iter=20), seed=1).fit(x, y),
+              "mlp": EpochEnsembleMLP(ClassifierSettings(kind="mlp", mlp_hidden=(8,), mlp_epochs=2,
+                                                         mlp_best_epochs=2, device="cpu"), seed=1).fit(x, y)}
+    with open(tmp_path / "models.pkl", "wb") as f:
+        pickle.dump({"models": list(models.values()), "flow": toy_flow}, f)
+    loaded = safe_pickle.load(tmp_path / "models.pkl", what="test models")
+    for before, after in zip(models.values(), loaded["models"]):
+        assert np.array_equal(before.predict_proba(x), after.predict_proba(x))
+    xs, ms = _toy(50, 3)
+    assert np.allclose(loaded["flow"].log_prob(xs, ms), toy_flow.log_prob(xs, ms))
+
+    marker = tmp_path / "pwned"
+    with open(tmp_path / "crafted.pkl", "wb") as f:
+        pickle.dump({"models": [_Payload(marker)]}, f)
+    with pytest.raises(BumpfoldInputError, match=r"crafted\.pkl: not loadable as test models .*refusing to load "
+                                                 r"(posix|os)\.system"):
+        safe_pickle.load(tmp_path / "crafted.pkl", what="test models")
+    assert not marker.exists()

@@ -92,6 +92,16 @@ def test_window_with_too_few_events(tables, search_config, tmp_path):
         pipeline.window_data(tmp_path / "d.parquet", WINDOW, search_config)
 
 
+def test_a_tiny_oversampling_names_its_key(tables, search_config, tmp_path):
+    pipeline.make_datasets(tables / "bkg.parquet", tables / "sig.parquet", n_injected=0, search=search_config,
+                           seed=1, output=tmp_path / "d.parquet")
+    tiny = {**search_config, "oversampling": 1e-6}
+    wd = pipeline.window_data(tmp_path / "d.parquet", WINDOW, tiny)
+    with pytest.raises(BumpfoldInputError, match=r"config key 'search.oversampling': 1e-06 x \d+ SR data events gives 0"):
+        pipeline.sample_window(wd, tmp_path / "no-flow-needed.pt", tiny, 1, tmp_path / "s.parquet", tmp_path / "i.json")
+    assert not (tmp_path / "s.parquet").exists()
+
+
 def test_closure_split_too_small(tables, search_config, tmp_path):
     pipeline.make_datasets(tables / "bkg.parquet", tables / "sig.parquet", n_injected=0, search=search_config,
                            seed=1, output=tmp_path / "d.parquet")

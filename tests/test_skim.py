@@ -39,9 +39,10 @@ def _write(path, **branches):
     return path
 
 
-def _fatjet_file(path, mass):
+def _fatjet_file(path, mass, **lead):
     import awkward as ak
-    jets = ak.Array([[{"pt": 1500.0, "eta": 0.1, "phi": 0.0, "mass": mass, "tau1": 0.5, "tau2": 0.3, "tau3": 0.2},
+    first = {"pt": 1500.0, "eta": 0.1, "phi": 0.0, "mass": mass, "tau1": 0.5, "tau2": 0.3, "tau3": 0.2, **lead}
+    jets = ak.Array([[first,
                       {"pt": 1400.0, "eta": -0.3, "phi": 3.0, "mass": 80.0, "tau1": 0.5, "tau2": 0.3, "tau3": 0.2}]])
     from bumpfold.io.nanoaod import write_tree
     with uproot.recreate(path) as f:
@@ -88,10 +89,32 @@ def test_zero_events_after_selection(samples):
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_nan_or_inf_feature(tmp_path, bad):
+def test_nan_or_inf_jet_value(tmp_path, bad):
     path = _fatjet_file(tmp_path / "nan.root", bad)
-    with pytest.raises(BumpfoldInputError, match=r"nan\.root: feature '(mjj|mj_low|delta_mj)' has 1 NaN/inf"):
+    with pytest.raises(BumpfoldInputError, match=r"nan\.root: FatJet_mass has 1 NaN/inf value"):
         skim_files([path], Selection())
+
+
+@pytest.mark.parametrize(("lead", "message"), [
+    ({"tau1": np.nan}, "FatJet_tau1 has 1 NaN/inf"),  # was tau21 = 0, silently
+    ({"eta": np.nan}, "FatJet_eta has 1 NaN/inf"),  # was a dropped jet, silently
+    ({"pt": 1e30}, "FatJet_pt has 1 value(s) above 100000 GeV"),  # was m_jj = 0
+    ({"mass": -5.0}, "FatJet_mass has 1 negative value"),
+])
+def test_implausible_jet_values_stop_the_skim(tmp_path, lead, message):
+    path = _fatjet_file(tmp_path / "bad.root", lead.pop("mass", 120.0), **lead)
+    with pytest.raises(BumpfoldInputError, match=rf"bad\.root: {message.replace('(', '[(]').replace(')', '[)]')}"):
+        skim_files([path], Selection())
+
+
+def test_a_file_listed_twice_is_read_once(samples, tmp_path):
+    """A path and a glob (or a link) naming the same file: one read, not double the events."""
+    link = tmp_path / "same.root"
+    link.symlink_to(samples["signal"])
+    once, info_once = skim_files([samples["signal"]], Selection())
+    twice, info_twice = skim_files([samples["signal"], link, samples["signal"]], Selection())
+    assert len(twice) == len(once) and info_twice["cutflow"] == info_once["cutflow"]
+    assert info_twice["files"] == [str(samples["signal"])]
 
 
 def test_flat_fatjet_branches_are_not_nanoaod(tmp_path):

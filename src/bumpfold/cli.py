@@ -41,16 +41,25 @@ def _skim(args: argparse.Namespace) -> None:
     from bumpfold.skim import skim_files, write_table
 
     config = _config(args.config)
-    table, cutflow = skim_files(args.files, selection(config["skim"]), tree=args.tree, dataset=Path(args.output).stem)
     cutflow_path = args.cutflow or str(Path(args.output).with_suffix(".cutflow.json"))
+    _refuse_to_overwrite_inputs(args.files, [args.output, cutflow_path])
+    table, cutflow = skim_files(args.files, selection(config["skim"]), tree=args.tree, dataset=Path(args.output).stem)
     write_table(table, cutflow, args.output, cutflow_path)
     print(json.dumps(cutflow["cutflow"]))
+
+
+def _refuse_to_overwrite_inputs(inputs: Sequence[str], outputs: Sequence[str]) -> None:
+    read = {Path(p).resolve() for p in inputs}
+    for out in outputs:
+        if Path(out).resolve() in read:
+            raise BumpfoldInputError(f"{out}: is an input of this command; refusing to overwrite it")
 
 
 def _lhco(args: argparse.Namespace) -> None:
     from bumpfold.io.atomic import atomic_path
     from bumpfold.io.lhco import read_lhco_features
 
+    _refuse_to_overwrite_inputs([args.file], [args.output])
     table = read_lhco_features(args.file, key=args.key)
     with atomic_path(args.output) as tmp:
         table.to_parquet(tmp, index=False)

@@ -36,7 +36,11 @@ def _with_defaults(validator_class):
                     instance[name] = copy.deepcopy(sub["default"])
         yield from validate_properties(validator, properties, instance, schema)
 
-    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+    # JSON Schema counts 7.0 as an integer; here it is not (seed 7.0 seeded Pythia differently
+    # from 7, and float chunk counts crashed later): whole-number floats are refused
+    type_checker = validator_class.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults}, type_checker=type_checker)
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:
@@ -104,8 +108,32 @@ def _check_values(config: dict[str, Any]) -> None:
         if list(sr) not in [list(w) for w in config["regions"]["signal_regions"]]:
             raise BumpfoldInputError(
                 f"config key 'search.comparison_windows': {sr} is not one of regions.signal_regions")
+    _check_search_sizes(config)
     _check_bumphunt(config)
     _check_unfold(config)
+
+
+def _check_search_sizes(config: dict[str, Any]) -> None:
+    """What the numbers already rule out before any job: a split with no ideal sample left,
+    and an injection larger than every signal event the config generates could supply."""
+    search = config["search"]
+    if not search["enabled"]:
+        return
+    split = search["split"]
+    if split["data_fraction"] + split["test_fraction"] >= 1:
+        raise BumpfoldInputError(
+            f"config key 'search.split': data_fraction {split['data_fraction']} + test_fraction "
+            f"{split['test_fraction']} must be below 1 (the rest is the idealised background sample)")
+    source = config["datasets"].get(search["signal"], {})
+    process = config["generation"]["processes"].get(source.get("process"))
+    if process is not None:
+        available = process["events_per_chunk"] * process["chunks"] * (1 - split["signal_test_fraction"])
+        too_large = [n for n in search["injections"] if n > available]
+        if too_large:
+            raise BumpfoldInputError(
+                f"config key 'search.injections': {max(too_large)} signal events, but {search['signal']} generates "
+                f"{process['events_per_chunk'] * process['chunks']} and keeps {1 - split['signal_test_fraction']:g} of "
+                f"them for injection, at most {available:.0f} before any selection")
 
 
 def _check_unfold(config: dict[str, Any]) -> None:

@@ -13,7 +13,8 @@ from bumpfold.errors import BumpfoldInputError
 @contextlib.contextmanager
 def job_logging(path: str | None = None) -> Iterator[logging.Logger]:
     """Log INFO and above to ``path`` (and stderr). A BumpfoldInputError inside the block
-    becomes one clear line in the log and on stderr, and exit status 1."""
+    becomes one clear line in the log and on stderr, and exit status 1; any other error ends
+    the log with its traceback, so the log Snakemake points to says what stopped the job."""
     console = logging.StreamHandler(sys.stderr)
     handlers: list[logging.Handler] = [console]
     if path:
@@ -28,3 +29,8 @@ def job_logging(path: str | None = None) -> Iterator[logging.Logger]:
             logging.getLogger().removeHandler(console)
             logger.error("%s", exc)
         raise SystemExit(f"bumpfold: error: {exc}") from None
+    except Exception:
+        if path:  # an unexpected error: its traceback ends the job's log (stderr gets Python's own)
+            logging.getLogger().removeHandler(console)
+            logger.exception("the job stopped on an unexpected error")
+        raise

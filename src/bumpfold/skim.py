@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,26 @@ class Selection:
     leading_pt_min: float = 1200.0
     jet_eta_max: float = 2.5
     delta_eta_max: float | None = None
+
+
+JET_PT_MAX = 1.0e5  # GeV: no collider makes a jet above this; a larger pT is a corrupt value
+
+
+def check_jet_values(columns: dict[str, np.ndarray], source: str, prefix: str) -> None:
+    """Stop on jet values no detector gives, naming the branch (``prefix`` + field): NaN or
+    inf in any field (a NaN tau1 would otherwise become tau21 = 0, a NaN eta drop the jet),
+    a negative pT or mass, or a pT above :data:`JET_PT_MAX` (m_jj loses all precision)."""
+    for name, values in columns.items():
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise BumpfoldInputError(f"{source}: {prefix}{name} has {int(bad.sum())} NaN/inf value(s)")
+    for name in ("pt", "mass"):
+        negative = columns[name] < 0
+        if negative.any():
+            raise BumpfoldInputError(f"{source}: {prefix}{name} has {int(negative.sum())} negative value(s)")
+    huge = columns["pt"] > JET_PT_MAX
+    if huge.any():
+        raise BumpfoldInputError(f"{source}: {prefix}pt has {int(huge.sum())} value(s) above {JET_PT_MAX:g} GeV")
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -81,6 +102,7 @@ def check_finite(table: pd.DataFrame, source: str, columns: Sequence[str] = FEAT
 
 def skim_jets(jets: FatJets, selection: Selection, source: str) -> tuple[pd.DataFrame, dict[str, int]]:
     """Select dijet events and build the feature table and cutflow (flat numpy throughout)."""
+    check_jet_values(jets.columns, source, "FatJet_")
     cols = jets.columns
     event = np.repeat(np.arange(jets.n_events), jets.counts)
     usable = np.abs(cols["eta"]) < selection.jet_eta_max
@@ -108,11 +130,24 @@ def skim_jets(jets: FatJets, selection: Selection, source: str) -> tuple[pd.Data
     return table, cutflow
 
 
+def unique_paths(paths: Sequence[str | Path], dataset: str) -> list[str | Path]:
+    """``paths`` with every file kept once (by its resolved path: a file listed directly and
+    through a glob would otherwise be read twice), saying so when any repeats."""
+    seen: dict[str, str | Path] = {}
+    for path in paths:
+        seen.setdefault(os.path.realpath(path), path)
+    if len(seen) < len(paths):
+        log.warning("dataset %r: %d file path(s) name a file listed before; each file is read once",
+                    dataset, len(paths) - len(seen))
+    return list(seen.values())
+
+
 def skim_files(paths: Sequence[str | Path], selection: Selection, *, tree: str = "Events",
                dataset: str = "dataset") -> tuple[pd.DataFrame, dict]:
     """Skim a list of NanoAOD files into one table; the cutflow sums over files."""
     if not paths:
         raise BumpfoldInputError(f"dataset {dataset!r}: no input files")
+    paths = unique_paths(paths, dataset)
     tables, total, generator = [], {}, []
     for path in paths:
         jets = read_fatjets(path, tree, optional=("Truth_isSignal", "genWeight"))

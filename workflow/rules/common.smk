@@ -1,4 +1,5 @@
 import glob
+import os
 from pathlib import Path
 
 from bumpfold.config import validate_config
@@ -44,14 +45,16 @@ def chunk_files(process):
 
 
 def expand_files(patterns, key):
-    """Paths and globs of the config key ``key``, globs expanded; a glob matching nothing stops."""
-    paths = []
+    """Paths and globs of the config key ``key``, globs expanded, each file once (by resolved
+    path: a file listed and matched by a glob is one input); a glob matching nothing stops."""
+    paths = {}
     for pattern in patterns:
         matched = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
         if not matched:
             raise ValueError(f"{key}: {pattern!r} matches no file")
-        paths.extend(matched)
-    return paths
+        for path in matched:
+            paths.setdefault(os.path.realpath(path), path)
+    return list(paths.values())
 
 
 def dataset_files(wildcards):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from bumpfold.bumphunt.model import WindowCounts, infer
 from bumpfold.bumphunt.sculpting import Sculpting, measure_sculpting
 from bumpfold.bumphunt.spectrum import Binning, DijetFit, fit_background
 from bumpfold.errors import BumpfoldInputError
+from bumpfold.io import safe_pickle
 from bumpfold.io.atomic import write_json
 from bumpfold.ml.classifier import fold_model_scores
 from bumpfold.search.methods import DEFAULT_UNSEEN_BACKGROUND_ROLES, UNSEEN_BACKGROUND_ROLES
@@ -85,9 +85,9 @@ def signal_sample(name: str, table_path: str | Path, cutflow_path: str | Path, *
 
 
 def _load_models(path: str | Path, window: Window) -> list[list]:
-    with open(path, "rb") as f:
-        payload = pickle.load(f)
-    if payload.get("window") != window.name or not isinstance(payload.get("models"), list):
+    payload = safe_pickle.load(path, what="the fold classifiers of a method")
+    if not isinstance(payload, dict) or payload.get("window") != window.name or \
+            not isinstance(payload.get("models"), list):
         raise BumpfoldInputError(f"{path}: not the fold classifiers of window {window.name} "
                                  "(the bump hunt needs a classifier method, not ANODE)")
     return payload["models"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from bumpfold.errors import BumpfoldInputError
 from bumpfold.generate.detector import DetectorModel, simulate
 from bumpfold.generate.jets import JetConfig, find_jets, match_index, with_substructure
 from bumpfold.generate.pythia import ProcessSpec, PythiaGenerator, ShowerJetVeto, pthat_of
@@ -92,7 +93,7 @@ def produce_chunk(
     """Generate ``n_events`` of ``spec`` and write the events that pass the leading-jet
     cut at particle or reco level to ``output`` (``Events`` and ``Runs`` trees)."""
     if n_events < 1:
-        raise ValueError(f"process {spec.name!r}: events per chunk must be >= 1, got {n_events}")
+        raise BumpfoldInputError(f"process {spec.name!r}: events per chunk must be >= 1, got {n_events}")
     seed = chunk_seed(base_seed, spec.name, chunk)
     start = time.perf_counter()
     generator = PythiaGenerator(spec, sqrt_s=config.sqrt_s, mpi=config.mpi, seed=seed,

@@ -24,6 +24,8 @@ import awkward as ak
 import numpy as np
 from numpy.typing import NDArray
 
+from bumpfold.errors import BumpfoldInputError
+
 log = logging.getLogger(__name__)
 
 NEUTRINOS = (12, 14, 16)
@@ -85,7 +87,7 @@ def _process_commands(spec: ProcessSpec, common: list[str]) -> list[str]:
             f"{Y_ID}:onMode = off",
             f"{Y_ID}:onIfAny = {LIGHT_QUARKS}",
         ]
-    raise ValueError(f"unknown process kind {spec.kind!r} for process {spec.name!r}")
+    raise BumpfoldInputError(f"unknown process kind {spec.kind!r} for process {spec.name!r}")
 
 
 def pthat_of(events: ak.Array) -> NDArray[np.float64]:
@@ -164,15 +166,15 @@ class PythiaGenerator:
         self._pythia = pythia8mc.Pythia("", False)
         for command in pythia_commands(spec, sqrt_s=sqrt_s, mpi=mpi, seed=seed):
             if not self._pythia.readString(command):
-                raise ValueError(f"Pythia rejected setting {command!r} for process {spec.name!r}")
+                raise BumpfoldInputError(f"Pythia rejected setting {command!r} for process {spec.name!r}")
         self._hook = None
         if shower_veto is not None:
             if spec.kind != "qcd":
-                raise ValueError(f"process {spec.name!r}: the shower-jet veto is for QCD (2 -> 2) processes")
+                raise BumpfoldInputError(f"process {spec.name!r}: the shower-jet veto is for QCD (2 -> 2) processes")
             self._hook = _shower_jet_hook(pythia8mc, shower_veto)  # kept alive with Pythia
             self._pythia.setUserHooksPtr(self._hook)
         if not self._pythia.init():
-            raise RuntimeError(f"Pythia failed to initialise process {spec.name!r}")
+            raise BumpfoldInputError(f"Pythia failed to initialise process {spec.name!r}; check its settings")
         self._charge_of: dict[int, float] = {}
 
     def raw_batch(self, n_events: int) -> ak.Array:

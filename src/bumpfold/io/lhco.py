@@ -19,7 +19,7 @@ import pandas as pd
 import tables
 
 from bumpfold.errors import BumpfoldInputError, one_line
-from bumpfold.skim import COLUMNS, check_finite, dijet_features
+from bumpfold.skim import COLUMNS, check_finite, check_jet_values, dijet_features
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def _read_frame(path: Path, key: str | None) -> pd.DataFrame:
                 if len(keys) != 1:
                     found = ", ".join(keys) or "nothing"
                     raise BumpfoldInputError(
-                        f"{path}: expected one pandas object, found {len(keys)} ({found}); pass key=")
+                        f"{path}: expected one pandas object, found {len(keys)} ({found}); name one with --key (bumpfold lhco) or key= (read_lhco_features)")
                 key = keys[0]
             elif key not in store:
                 raise BumpfoldInputError(f"{path}: no key {key!r} (found: {', '.join(keys) or 'nothing'})")
@@ -75,9 +75,10 @@ def _jet(frame: pd.DataFrame, index: int, path: Path) -> dict[str, np.ndarray]:
     if zero.any():
         raise BumpfoldInputError(
             f"{path}: jet {index} has pt = 0 or NaN in {int(zero.sum())} event(s) (first row {int(np.argmax(zero))})")
-    eta = np.arcsinh(pz / pt)
-    return {"pt": pt, "eta": eta, "phi": np.arctan2(py, px), "mass": col["m"],
-            "tau1": col["tau1"], "tau2": col["tau2"], "tau3": col["tau3"]}
+    jet = {"pt": pt, "eta": np.arcsinh(pz / pt), "phi": np.arctan2(py, px), "mass": col["m"],
+           "tau1": col["tau1"], "tau2": col["tau2"], "tau3": col["tau3"]}
+    check_jet_values(jet, str(path), f"jet {index} ")
+    return jet
 
 
 def read_lhco_features(path: str | Path, *, key: str | None = None) -> pd.DataFrame:

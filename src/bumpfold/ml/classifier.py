@@ -119,6 +119,25 @@ class EpochEnsembleMLP:
         self.members = [m for _, m in snapshots]
         return self
 
+    # pickled with NumPy weights, so that bumpfold.io.safe_pickle loads it without torch code
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["members"] = [{k: v.detach().cpu().numpy() for k, v in m.state_dict().items()} for m in self.members]
+        state["n_in"] = len(self.mean) if self.mean is not None else 0
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        import torch
+
+        state = dict(state)
+        weights, n_in = state.pop("members"), state.pop("n_in")
+        self.__dict__.update(state)
+        self.members = []
+        for member in weights:
+            net = self._net(n_in)
+            net.load_state_dict({k: torch.as_tensor(v) for k, v in member.items()})
+            self.members.append(net.eval())
+
     def predict_proba(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         import torch
 

@@ -11,6 +11,7 @@ validation loss, and an ensemble of the ``n_best`` epochs with the lowest valida
 from __future__ import annotations
 
 import copy
+import io
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from bumpfold.errors import BumpfoldInputError
+from bumpfold.errors import BumpfoldInputError, one_line
 from bumpfold.io.atomic import atomic_path
 from bumpfold.ml.device import resolve_device
 from bumpfold.ml.preprocessing import LogitScaler
@@ -48,7 +49,8 @@ class History:
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     best_epochs: list[int] = field(default_factory=list)
-    epoch_seconds: list[float] = field(default_factory=list)  # wall time of each training epoch
+    epoch_seconds: list[float] = field(default_factory=list)  # wall time of each epoch (not saved)
+
 
 
 def _build(settings: FlowSettings, n_features: int, n_context: int = 1):
@@ -204,18 +206,18 @@ class ConditionalFlow:
         return self.scaler.inverse(out)
 
     # -- persistence -----------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
-        payload = {
+    def _payload(self) -> dict:
+        """Settings, preprocessing and weights as plain values and tensors. Wall times stay
+        out (they are in the job's log), so identical runs write identical files."""
+        return {
             "settings": asdict(self.settings), "scaler": self.scaler.state(),
-            "m_mean": self.m_mean.tolist(), "m_std": self.m_std.tolist(), "history": asdict(self.history),
+            "m_mean": self.m_mean.tolist(), "m_std": self.m_std.tolist(),
+            "history": {k: v for k, v in asdict(self.history).items() if k != "epoch_seconds"},
             "members": [f.state_dict() for f in self.members],
         }
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
 
     @classmethod
-    def load(cls, path: str | Path) -> ConditionalFlow:
-        payload = torch.load(path, weights_only=False)
+    def _from_payload(cls, payload: dict) -> ConditionalFlow:
         settings = payload["settings"]
         flow = cls(FlowSettings(**{**settings, "hidden": tuple(settings["hidden"])}))
         flow.scaler = LogitScaler.from_state(payload["scaler"])
@@ -224,6 +226,34 @@ class ConditionalFlow:
         n_features = len(flow.scaler.low)
         for state in payload["members"]:
             member = _build(flow.settings, n_features, flow.n_context)
-            member.load_state_dict(state)
+            member.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
             flow.members.append(member.eval())
         return flow
+
+    def save(self, path: str | Path) -> None:
+        buffer = io.BytesIO()  # torch names the archive inside after the file: a buffer keeps
+        torch.save(self._payload(), buffer)  # the bytes independent of the temporary name
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: str | Path) -> ConditionalFlow:
+        try:  # weights_only: a crafted file cannot run code when loaded
+            payload = torch.load(path, weights_only=True)
+        except FileNotFoundError:
+            raise BumpfoldInputError(f"{path}: no such file (a conditional flow)") from None
+        except Exception as exc:
+            raise BumpfoldInputError(f"{path}: not a bumpfold flow file, or one holding more than tensors and "
+                                     f"plain values ({one_line(exc)})") from exc
+        return cls._from_payload(payload)
+
+    # pickled (ANODE's models) with NumPy weights, so bumpfold.io.safe_pickle needs no torch code
+    def __reduce__(self):
+        payload = self._payload()
+        payload["members"] = [{k: v.detach().cpu().numpy() for k, v in m.items()} for m in payload["members"]]
+        return (_flow_from_payload, (payload,))
+
+
+def _flow_from_payload(payload: dict) -> ConditionalFlow:
+    """Unpickling a ConditionalFlow (trusted by bumpfold.io.safe_pickle)."""
+    return ConditionalFlow._from_payload(payload)

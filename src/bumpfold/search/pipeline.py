@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bumpfold.errors import BumpfoldInputError
+from bumpfold.io import safe_pickle
 from bumpfold.io.atomic import atomic_path, write_json, write_parquet
 from bumpfold.ml.classifier import ClassifierSettings, kfold_scores, mlp_options
 from bumpfold.search import methods
@@ -80,6 +81,17 @@ def window_data(datasets: str | Path, window: Window, search: dict[str, Any]) ->
     return wd
 
 
+def check_oversampling(wd: methods.WindowData, search: dict[str, Any]) -> None:
+    """The SR background samples (CATHODE) or latent draws (LaCATHODE) must fill the folds."""
+    n_sr = len(wd.sr("data"))
+    n_samples = int(round(search["oversampling"] * n_sr))
+    if n_samples < 10 * search["n_folds"]:
+        raise BumpfoldInputError(
+            f"config key 'search.oversampling': {search['oversampling']:g} x {n_sr} SR data events gives "
+            f"{n_samples} background samples in window {wd.window.name}, fewer than 10 per fold "
+            f"({search['n_folds']} folds)")
+
+
 def train_flow(wd: methods.WindowData, search: dict[str, Any], seed: int, *, model: str | Path,
                closure: str | Path) -> ConditionalFlow:
     """Train the sideband flow on SB data, less a held-out part for the closure test:
@@ -116,6 +128,7 @@ def sample_window(wd: methods.WindowData, flow_path: str | Path, search: dict[st
     samples from it, 0.5 where the flow models the SR background."""
     from bumpfold.ml.flow import ConditionalFlow
 
+    check_oversampling(wd, search)
     x, m = sample_sr(ConditionalFlow.load(flow_path), wd.sr("data").mjj.to_numpy(), wd.window,
                      oversampling=search["oversampling"], seed=seed)
     table = pd.DataFrame(x, columns=list(wd.features)).assign(mjj=m)
@@ -145,6 +158,7 @@ def classifier_task(method: str, wd: methods.WindowData, search: dict[str, Any],
     if method == "lacathode":
         from bumpfold.ml.flow import ConditionalFlow
 
+        check_oversampling(wd, search)
         return methods.lacathode(wd, ConditionalFlow.load(flow_path), settings, seed,
                                  oversampling=search["oversampling"])
     if method == "cwola":
@@ -172,8 +186,9 @@ def combine_method(method: str, wd: methods.WindowData, search: dict[str, Any], 
     """Out-of-fold scores of a classifier method from its fold jobs' results."""
     results = []
     for path in fold_paths:
-        with open(path, "rb") as f:
-            payload = pickle.load(f)
+        payload = safe_pickle.load(path, what="a fold result of the search")
+        if not isinstance(payload, dict):
+            raise BumpfoldInputError(f"{path}: not a fold result of the search")
         if (payload.get("method"), payload.get("window")) != (method, wd.window.name):
             raise BumpfoldInputError(f"{path}: a fold of {payload.get('method')} in {payload.get('window')}, "
                                      f"not of {method} in {wd.window.name}")
