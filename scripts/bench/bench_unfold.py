@@ -1,5 +1,8 @@
-"""OmniFold speed and accuracy: bumpfold's (HistGradientBoosting) beside the `omnifold` package
-from PyPI (Keras MLPs, TensorFlow), on identical inputs and settings where it installs.
+"""OmniFold speed and accuracy: bumpfold's beside the `omnifold` package from PyPI (Keras MLPs,
+TensorFlow), on identical inputs and settings where it installs. With ``--classifier mlp``
+bumpfold uses an MLP as the package does: its layers (64-128-64), batch size (128), learning
+rate (1e-4), the same number of epochs and the single best-validation epoch (activation ReLU,
+the package's GELU), so that the comparison is MLP against MLP.
 
 Reads the unfolding inputs of a finished `make run` (results/unfold/inputs.npz: simulation
 pairs with pass flags, pseudo-data detector level, its particle level as truth, binning).
@@ -76,8 +79,14 @@ def _metrics(job, weights) -> dict[str, float]:
     return out
 
 
-def _ours(job, iterations: int, repeats: int) -> tuple[dict[int, list[float]], np.ndarray]:
-    settings = OmniFoldSettings(iterations=iterations)
+def _settings(classifier: str, iterations: int, epochs: int) -> OmniFoldSettings:
+    if classifier == "hgb":
+        return OmniFoldSettings(iterations=iterations)
+    return OmniFoldSettings(iterations=iterations, classifier="mlp", mlp_hidden=(64, 128, 64), mlp_epochs=epochs,
+                            mlp_batch_size=128, mlp_learning_rate=1e-4, mlp_best_epochs=1, device="cpu")
+
+
+def _ours(job, settings: OmniFoldSettings, iterations: int, repeats: int) -> tuple[dict[int, list[float]], np.ndarray]:
     seconds: dict[int, list[float]] = {1: [], 2: []}
     weights = None
     for rep in range(repeats):
@@ -112,18 +121,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=50, help="the package's most epochs per step (its default 50, "
                         "early stopping after 10 without improvement)")
+    parser.add_argument("--classifier", choices=["hgb", "mlp"], default="hgb",
+                        help="bumpfold's classifier (mlp: the package's layers, batch size, learning rate, --epochs)")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     job = load_inputs(args.inputs)
     prior = _metrics(job, job.sim.weights)
-    seconds, ours = _ours(job, args.iterations, args.repeats)
+    seconds, ours = _ours(job, _settings(args.classifier, args.iterations, args.epochs), args.iterations, args.repeats)
     ours_td = _metrics(job, ours)
     lines = [f"### OmniFold: bumpfold vs. the `omnifold` package, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
              f"- command: `python {' '.join(sys.argv)}`",
              f"- machine: {platform.machine()}, Python {platform.python_version()}; inputs {args.inputs}: "
              f"{job.sim.n_events} simulated events, {job.data.n_events} data events, {len(job.observables)} "
              f"observables, {args.iterations} iterations", "",
-             "| | bumpfold, 1 thread | bumpfold, 2 threads |", "|---|---|---|",
+             f"- bumpfold classifier: {args.classifier}" + (f" (64-128-64, batch 128, lr 1e-4, {args.epochs} epochs, "
+                                                             "best validation epoch)" if args.classifier == "mlp" else ""),
+             "", "| | bumpfold, 1 thread | bumpfold, 2 threads |", "|---|---|---|",
              f"| seconds per iteration (median of {args.repeats}) | {statistics.median(seconds[1]):.2f} | "
              f"{statistics.median(seconds[2]):.2f} |"]
     package = _package(args.tf_python, args.inputs, args.iterations, args.epochs) if args.tf_python else "not run (no --tf-python)"
