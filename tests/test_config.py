@@ -70,6 +70,9 @@ BAD = [
     ({"regions": {"mjj_range": [5000.0, 3000.0]}}, "'regions.mjj_range': low 5000.0 must be below high"),
     ({"datasets": {"x": {"process": "nope"}}}, "'datasets.x.process': process 'nope' is not in generation.processes"),
     ({"datasets": {"x": {}}}, "'datasets.x': give exactly one of 'process'"),
+    ({"datasets": {"x": {"lhco": "a.h5", "files": ["b.root"]}}}, "'datasets.x': give exactly one of 'process'"),
+    ({"datasets": {"x": {"process": "qcd", "label": 1}}}, "'datasets.x.label': only for an 'lhco' dataset"),
+    ({"datasets": {"x": {"lhco": "a.h5", "label": 2}}}, "'datasets.x.label': 2 is not one of [0, 1, None]"),
     ({"generation": {"processes": {"w": {"kind": "resonance", "m_resonance": 500.0}}}, "datasets": {"w": {"process": "w"}}},
      "m_x + m_y must be below m_resonance"),
     ({"generation": {"processes": {"qcd": {"kind": "gluino"}}}}, "'generation.processes.qcd.kind'"),
@@ -114,6 +117,14 @@ def test_bad_config_files(tmp_path: Path):
     with pytest.raises(BumpfoldInputError, match="must be a mapping"):
         load_config(scalar)
     assert yaml.safe_load(SCHEMA_PATH.read_text())["additionalProperties"] is False
+
+
+def test_lhco_datasets_validate():
+    config = validate_config({"datasets": {"qcd": {"process": "qcd"}, "wprime_3500_500_100": {"process": "wprime_3500_500_100"},
+                                           "rd_bkg": {"lhco": "events_anomalydetection_v2.features.h5", "label": 0},
+                                           "box": {"lhco": "events_LHCO2020_BlackBox1.features.h5"}}})
+    assert config["datasets"]["box"] == {"lhco": "events_LHCO2020_BlackBox1.features.h5", "key": None, "label": None,
+                                         "tree": "Events"}
 
 
 def test_unfolding_real_data_needs_no_pseudo_data_process():

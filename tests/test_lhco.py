@@ -177,3 +177,44 @@ def test_zero_pt_jet(tmp_path: Path):
     with pytest.raises(BumpfoldInputError, match="jet 2 has pt = 0") as info:
         read_lhco_features(write(frame, tmp_path / "pt0.h5"))
     assert "pt0.h5" in str(info.value)
+
+
+def test_a_black_box_has_no_truth(tmp_path: Path):
+    """The black boxes have no label: every event is data-like (is_signal -1); asking for a
+    label of such a file is an error, not an empty or invented selection."""
+    path = write(make_frame().drop(columns="label"), tmp_path / "events_LHCO2020_BlackBox1.features.h5")
+    table = read_lhco_features(path)
+    assert len(table) == N and (table.is_signal == -1).all()
+    with pytest.raises(BumpfoldInputError, match=r"BlackBox1\.features\.h5: no 'label' column \(a black box\)"):
+        read_lhco_features(path, label=1)
+
+
+def test_label_keeps_the_rd_sets_background_or_signal(lhco):
+    frame, path = lhco
+    background, signal = read_lhco_features(path, label=0), read_lhco_features(path, label=1)
+    assert len(background) == (frame.label == 0).sum() and (background.is_signal == 0).all()
+    assert len(signal) == (frame.label == 1).sum() and (signal.is_signal == 1).all()
+
+
+def test_the_particle_level_file_is_not_the_features_file(tmp_path: Path):
+    frame = make_frame()
+    for k in range(7):
+        frame[str(k)] = 0.0  # the raw events file has numbered particle columns
+    path = write(frame, tmp_path / "events_anomalydetection_v2.h5")
+    with pytest.raises(BumpfoldInputError, match=r"7 column\(s\) that an LHCO features file does not have \(0, 1, 2, 3, 4, \.\.\.\)"):
+        read_lhco_features(path)
+
+
+def test_skim_of_an_lhco_file_applies_the_dijet_selection(lhco):
+    from bumpfold.skim import Selection, skim_dataset
+
+    frame, path = lhco
+    table, summary = skim_dataset({"lhco": str(path), "key": None, "label": 0}, [path], Selection(delta_eta_max=1.3),
+                                  name="lhco_bkg")
+    assert summary["label"] == 0 and summary["files"] == [str(path)]
+    cut = summary["cutflow"]
+    assert cut["all"] == (frame.label == 0).sum() >= cut["two_jets"] >= cut["leading_pt"] >= cut["delta_eta"] == len(table)
+    assert (table.delta_eta_jj < 1.3).all() and (np.maximum(table.pt_low, table.pt_high) > 1200).all()
+    assert 0 < len(table) < cut["all"]  # the delta-eta cut removes some of these events
+    with pytest.raises(BumpfoldInputError, match="dataset 'lhco_bkg': no events pass the selection"):
+        skim_dataset({"lhco": str(path), "label": 0}, [path], Selection(leading_pt_min=1e5), name="lhco_bkg")

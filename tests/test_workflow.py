@@ -314,3 +314,50 @@ def test_bad_input_file_fails_job_without_partial_output(tmp_path):
     log = (workdir / "logs" / "skim" / "mine.log").read_text()
     assert "corrupt.root: not a readable ROOT file" in log
     assert not list((workdir / "results").rglob("mine*"))
+
+
+def _as_lhco_features(root_files: list[Path], path: Path) -> Path:
+    """Generated events in the LHC Olympics features format: the two leading FatJets as
+    px, py, pz, m, tau1-3 (columns pxj1 ... tau3j2) and the truth as 'label'."""
+    import awkward as ak
+    import uproot
+
+    frames = []
+    for file in root_files:
+        with uproot.open(file) as f:
+            ev = f["Events"].arrays(["FatJet_pt", "FatJet_eta", "FatJet_phi", "FatJet_mass", "FatJet_tau1",
+                                     "FatJet_tau2", "FatJet_tau3", "Truth_isSignal"])
+        ev = ev[ak.num(ev.FatJet_pt) >= 2]
+        columns = {}
+        for i in (0, 1):
+            pt, eta, phi = (ak.to_numpy(ev[f"FatJet_{k}"][:, i]) for k in ("pt", "eta", "phi"))
+            columns.update({f"pxj{i + 1}": pt * np.cos(phi), f"pyj{i + 1}": pt * np.sin(phi),
+                            f"pzj{i + 1}": pt * np.sinh(eta), f"mj{i + 1}": ak.to_numpy(ev.FatJet_mass[:, i]),
+                            **{f"tau{n}j{i + 1}": ak.to_numpy(ev[f"FatJet_tau{n}"][:, i]) for n in (1, 2, 3)}})
+        columns["label"] = ak.to_numpy(ev.Truth_isSignal).astype(float)
+        frames.append(pd.DataFrame(columns))
+    pd.concat(frames, ignore_index=True).to_hdf(path, key="df", format="fixed")
+    return path
+
+
+def test_an_lhco_rd_format_file_runs_the_search(finished_run, tmp_path):
+    """The LHC Olympics R&D protocol on a file in that format (made of the finished run's
+    generated events): its label-0 events are the background, its label-1 events the signal
+    to inject, through skim, flow, samples, classifiers and evaluation."""
+    workdir, config = finished_run
+    samples = sorted((workdir / "results" / "samples").glob("*/chunk*.root"))
+    lhco = _as_lhco_features([p for p in samples if p.parent.name in ("qcd", "wprime_3500_500_100")],
+                             tmp_path / "events_anomalydetection_v2.features.h5")
+    run = _copy_workflow(tmp_path / "wf")
+    lhco_config = {**config, "datasets": {"rd_bkg": {"lhco": str(lhco), "label": 0},
+                                          "rd_sig": {"lhco": str(lhco), "label": 1}},
+                   "search": {**config["search"], "background": "rd_bkg", "signal": "rd_sig", "injections": [100]},
+                   "bumphunt": {"enabled": False}, "unfold": {"enabled": False}}
+    result = _snakemake(run, lhco_config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rule generate" not in result.stdout + result.stderr  # nothing generated: the file is the input
+    cutflow = json.loads((run / "results" / "skim" / "rd_bkg.cutflow.json").read_text())
+    assert cutflow["label"] == 0 and cutflow["files"] == [str(lhco)]
+    metrics = json.loads((run / "results" / "search" / "inj100" / "sr3300_3700" / "metrics.json").read_text())
+    assert metrics["methods"]["cathode"]["n_signal_sr_true"] > 30  # the injected label-1 events, in the SR
+    assert 0.3 < metrics["interpolation_auc"] < 0.8

@@ -2,7 +2,7 @@
 
     bumpfold generate --process qcd --events 1000 -o qcd.root [--config config.yaml]
     bumpfold skim FILES... -o out.parquet [--cutflow out.json] [--config config.yaml]
-    bumpfold lhco events_anomalydetection_v2.features.h5 -o lhco.parquet
+    bumpfold lhco events_anomalydetection_v2.features.h5 -o lhco.parquet [--label 0|1]
     bumpfold validate config.yaml
 """
 
@@ -60,7 +60,7 @@ def _lhco(args: argparse.Namespace) -> None:
     from bumpfold.io.lhco import read_lhco_features
 
     _refuse_to_overwrite_inputs([args.file], [args.output])
-    table = read_lhco_features(args.file, key=args.key)
+    table = read_lhco_features(args.file, key=args.key, label=args.label)
     with atomic_path(args.output) as tmp:
         table.to_parquet(tmp, index=False)
     print(f"{len(table)} events -> {args.output}")
@@ -93,9 +93,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True)
     s.set_defaults(func=_skim)
 
-    h = sub.add_parser("lhco", help="LHC Olympics R&D features .h5 -> feature table (Parquet)")
+    h = sub.add_parser("lhco", help="LHC Olympics features .h5 (R&D set or black box) -> feature table (Parquet)")
     h.add_argument("file")
     h.add_argument("--key", help="HDF5 key if the file holds several objects")
+    h.add_argument("--label", type=int, choices=[0, 1], help="keep only the events of this label (R&D set)")
     h.add_argument("-o", "--output", required=True)
     h.set_defaults(func=_lhco)
 

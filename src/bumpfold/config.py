@@ -56,7 +56,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return (f"config key {prefix + unknown[0]!r}: unknown key"
                 + (f" (allowed here: {', '.join(allowed)})" if allowed else ""))
     if error.validator == "oneOf" and where.startswith("datasets."):
-        return f"config key {where!r}: give exactly one of 'process' (a generated sample) or 'files' (NanoAOD paths)"
+        return (f"config key {where!r}: give exactly one of 'process' (a generated sample), 'files' (NanoAOD "
+                "paths) or 'lhco' (an LHC Olympics features file)")
     return f"config key {where!r}: {error.message}"
 
 
@@ -81,6 +82,9 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
 def _check_values(config: dict[str, Any]) -> None:
     processes = config["generation"]["processes"]
     for name, dataset in config["datasets"].items():
+        for key in ("key", "label"):
+            if dataset[key] is not None and "lhco" not in dataset:
+                raise BumpfoldInputError(f"config key 'datasets.{name}.{key}': only for an 'lhco' dataset")
         if "process" in dataset and dataset["process"] not in processes:
             raise BumpfoldInputError(
                 f"config key 'datasets.{name}.process': process {dataset['process']!r} is not in "

@@ -168,6 +168,44 @@ def skim_files(paths: Sequence[str | Path], selection: Selection, *, tree: str =
     return table, summary
 
 
+def select_dijet_table(table: pd.DataFrame, selection: Selection) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The dijet selection on a table that already holds the two leading jets (the LHC
+    Olympics files): both in |eta| < jet_eta_max, the leading one above leading_pt_min,
+    optionally |delta eta_jj| below the cut. The cutflow has the skim's keys."""
+    cutflow = {"all": len(table)}
+    passed = (table.eta_low.abs() < selection.jet_eta_max) & (table.eta_high.abs() < selection.jet_eta_max)
+    cutflow["two_jets"] = int(passed.sum())
+    passed &= np.maximum(table.pt_low, table.pt_high) > selection.leading_pt_min
+    cutflow["leading_pt"] = int(passed.sum())
+    if selection.delta_eta_max is not None:
+        passed &= table.delta_eta_jj < selection.delta_eta_max
+        cutflow["delta_eta"] = int(passed.sum())
+    return table[passed.to_numpy()].reset_index(drop=True), cutflow
+
+
+def skim_lhco(path: str | Path, selection: Selection, *, key: str | None = None, label: int | None = None,
+              dataset: str = "dataset") -> tuple[pd.DataFrame, dict]:
+    """An LHC Olympics features file (R&D set or black box) as a skimmed dataset: the
+    events of ``label`` if given, through the same dijet selection as NanoAOD."""
+    from bumpfold.io.lhco import read_lhco_features
+
+    table, cutflow = select_dijet_table(read_lhco_features(path, key=key, label=label), selection)
+    if len(table) == 0:
+        raise BumpfoldInputError(f"dataset {dataset!r}: no events pass the selection (cutflow {cutflow})")
+    log.info("%s: %d -> %d events", path, cutflow["all"], len(table))
+    return table, {"dataset": dataset, "files": [str(path)], "cutflow": cutflow,
+                   **({"label": label} if label is not None else {})}
+
+
+def skim_dataset(spec: dict, inputs: Sequence[str | Path], selection: Selection, *,
+                 name: str) -> tuple[pd.DataFrame, dict]:
+    """One entry of the config's ``datasets`` (``spec``) through the skim: an LHC Olympics
+    features file, or NanoAOD-like ROOT files (generated chunks or the user's)."""
+    if "lhco" in spec:
+        return skim_lhco(inputs[0], selection, key=spec.get("key"), label=spec.get("label"), dataset=name)
+    return skim_files(inputs, selection, tree=spec.get("tree", "Events"), dataset=name)
+
+
 def write_table(table: pd.DataFrame, cutflow: dict, table_path: str | Path, cutflow_path: str | Path) -> None:
     """Parquet table + cutflow JSON, each written atomically."""
     with atomic_path(table_path) as tmp:

@@ -58,10 +58,13 @@ def expand_files(patterns, key):
 
 
 def dataset_files(wildcards):
-    """Generated chunks of a process, or the user's NanoAOD files (globs expanded)."""
+    """Generated chunks of a process, an LHC Olympics features file, or the user's NanoAOD
+    files (globs expanded)."""
     dataset = DATASETS[wildcards.dataset]
     if "process" in dataset:
         return chunk_files(dataset["process"])
+    if "lhco" in dataset:
+        return [dataset["lhco"]]
     return expand_files(dataset["files"], f"datasets.{wildcards.dataset}.files")
 
 

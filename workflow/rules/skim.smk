@@ -1,5 +1,6 @@
 rule skim:
-    """Dijet selection and the CATHODE feature table of one dataset."""
+    """Dijet selection and the CATHODE feature table of one dataset (NanoAOD-like ROOT files or
+    an LHC Olympics features file)."""
     input:
         dataset_files,
     output:
@@ -11,7 +12,7 @@ rule skim:
         "benchmarks/skim/{dataset}.tsv"
     params:
         selection=config["skim"],
-        tree=lambda wc: DATASETS[wc.dataset].get("tree", "Events"),
+        dataset=lambda wc: DATASETS[wc.dataset],
     threads: 1
     resources:
         mem_mb=2000,

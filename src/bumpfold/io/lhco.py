@@ -1,12 +1,14 @@
-"""Reading the LHC Olympics 2020 R&D features file into the dijet feature table.
+"""Reading the LHC Olympics 2020 features files into the dijet feature table.
 
-The LHCO file ``events_anomalydetection_v2.features.h5`` is a pandas HDF5 file (written
+The LHCO features files (the R&D set ``events_anomalydetection_v2.features.h5`` and the
+black boxes ``events_LHCO2020_BlackBox{1,2,3}.features.h5``) are pandas HDF5 files (written
 with ``DataFrame.to_hdf``) with, per event, the two leading large-R jets as
-``px, py, pz, m, tau1, tau2, tau3`` (columns ``pxj1 ... tau3j1``, ``pxj2 ... tau3j2``, GeV)
-and a truth ``label`` (1 = signal, 0 = background). Each jet is converted to
-(pt, eta, phi, mass, tau1, tau2, tau3) and the table is built by
+``px, py, pz, m, tau1, tau2, tau3`` (columns ``pxj1 ... tau3j1``, ``pxj2 ... tau3j2``, GeV);
+the R&D set adds a truth ``label`` (1 = signal, 0 = background), the black boxes have none.
+Each jet is converted to (pt, eta, phi, mass, tau1, tau2, tau3) and the table is built by
 :func:`bumpfold.skim.dijet_features`, so it has exactly the columns of
-:data:`bumpfold.skim.COLUMNS`, like a table skimmed from NanoAOD.
+:data:`bumpfold.skim.COLUMNS`, like a table skimmed from NanoAOD (``is_signal`` -1 where
+the file has no label).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from bumpfold.skim import COLUMNS, check_finite, check_jet_values, dijet_feature
 log = logging.getLogger(__name__)
 
 JET_FIELDS = ("px", "py", "pz", "m", "tau1", "tau2", "tau3")
-REQUIRED_COLUMNS = tuple(f"{f}j{i}" for i in (1, 2) for f in JET_FIELDS) + ("label",)
+REQUIRED_COLUMNS = tuple(f"{f}j{i}" for i in (1, 2) for f in JET_FIELDS)
+LABEL = "label"  # the R&D set's truth; absent from the black boxes
 
 
 def _read_frame(path: Path, key: str | None) -> pd.DataFrame:
@@ -81,12 +84,15 @@ def _jet(frame: pd.DataFrame, index: int, path: Path) -> dict[str, np.ndarray]:
     return jet
 
 
-def read_lhco_features(path: str | Path, *, key: str | None = None) -> pd.DataFrame:
-    """The feature table (columns :data:`bumpfold.skim.COLUMNS`) from an LHCO R&D features file.
+def read_lhco_features(path: str | Path, *, key: str | None = None, label: int | None = None) -> pd.DataFrame:
+    """The feature table (columns :data:`bumpfold.skim.COLUMNS`) from an LHCO features file.
 
     ``key`` is the HDF5 key; None reads the file's only object. ``is_signal`` is the
-    file's label (int8), ``weight`` is 1.0. Raises :class:`BumpfoldInputError` for a
-    missing or unreadable file, missing columns, no rows, bad labels or NaN/inf features.
+    file's label (int8), or -1 for a file without one (a black box); ``label`` keeps only
+    the events with that label (the R&D set's background, 0, or its signal, 1). ``weight``
+    is 1.0. Raises :class:`BumpfoldInputError` for a missing or unreadable file, missing or
+    unexpected columns, no rows, bad labels, a label asked of an unlabelled file, or jet
+    values no detector gives.
     """
     path = Path(path)
     if not path.is_file():
@@ -94,20 +100,38 @@ def read_lhco_features(path: str | Path, *, key: str | None = None) -> pd.DataFr
     frame = _read_frame(path, key)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise BumpfoldInputError(f"{path}: missing LHCO column(s) {', '.join(missing)}")
+        raise BumpfoldInputError(f"{path}: missing LHCO column(s) {', '.join(missing)} (a features file has "
+                                 f"{', '.join(REQUIRED_COLUMNS[:7])}, ... for j1 and j2)")
+    unexpected = [str(c) for c in frame.columns if c not in REQUIRED_COLUMNS and c != LABEL]
+    if unexpected:
+        raise BumpfoldInputError(
+            f"{path}: {len(unexpected)} column(s) that an LHCO features file does not have "
+            f"({', '.join(unexpected[:5])}{', ...' if len(unexpected) > 5 else ''}); the particle-level "
+            "events file is not the features file")
     if len(frame) == 0:
         raise BumpfoldInputError(f"{path}: no events (zero rows)")
 
-    label = _column(frame, "label", path)
-    bad = ~np.isin(label, (0.0, 1.0))
-    if bad.any():
-        raise BumpfoldInputError(
-            f"{path}: column 'label' has {int(bad.sum())} value(s) other than 0 or 1")
+    if LABEL in frame.columns:
+        truth = _column(frame, LABEL, path)
+        bad = ~np.isin(truth, (0.0, 1.0))
+        if bad.any():
+            raise BumpfoldInputError(
+                f"{path}: column 'label' has {int(bad.sum())} value(s) other than 0 or 1")
+        truth = truth.astype(np.int8)
+    elif label is not None:
+        raise BumpfoldInputError(f"{path}: no 'label' column (a black box), so no events of label {label} to keep")
+    else:
+        truth = np.full(len(frame), -1, dtype=np.int8)
 
     table = dijet_features(_jet(frame, 1, path), _jet(frame, 2, path))
-    table["is_signal"] = label.astype(np.int8)
+    table["is_signal"] = truth
     table["weight"] = np.ones(len(table), dtype=np.float64)
     table = table[list(COLUMNS)]
     check_finite(table, str(path))
-    log.info("%s: %d events (%d signal)", path, len(table), int(table["is_signal"].sum()))
+    if label is not None:
+        table = table[table.is_signal == label].reset_index(drop=True)
+        if len(table) == 0:
+            raise BumpfoldInputError(f"{path}: no events of label {label}")
+    log.info("%s: %d events (label: %s)", path, len(table),
+             "none" if LABEL not in frame.columns else f"{int((table.is_signal == 1).sum())} signal")
     return table
