@@ -10,7 +10,8 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     run_window(datasets=i.datasets, scores=i.get("scores"), models=i.get("models"), thresholds=i.get("thresholds"),
                flow=i.get("flow"),
                signal_models={m: (i[f"signal_{m}"], i[f"cutflow_{m}"]) for m in models},
-               injected_model=p.injected_model, background_cutflow=i.background_cutflow, window=p.window,
+               injected_model=p.injected_model, background_cutflow=i.get("background_cutflow"),
+               declared_luminosity_fb=p.luminosity, window=p.window,
                selection=w.selection, injection=int(w.injection), search=p.search, bumphunt=p.bumphunt,
                sqrt_s=p.sqrt_s, seed=p.seed, output=o.result, workspaces=o.workspaces, plot=o.plot)
     stamp([o.plot], provenance(snakemake.config, where=snakemake.scriptdir))  # noqa: F821

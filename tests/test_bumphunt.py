@@ -152,6 +152,32 @@ def test_hunt_flags_failures_instead_of_numbers():
     assert list(specs) == ["eff0.5_on_peak"]
 
 
+def test_without_a_luminosity_the_limits_are_in_events(tmp_path):
+    """Observed data that declare no luminosity: the same fit and significance, limits in
+    signal events in the window, the fb columns None, and the table and plot say so."""
+    from bumpfold.bumphunt.summary import limits_table
+    from bumpfold.plotting.bumphunt import plot_limits
+
+    rng = np.random.default_rng(7)
+    mjj = np.concatenate([rng.uniform(lo, hi, n) for lo, hi, n in zip(EDGES[:-1], EDGES[1:], _toy(rng).astype(int))])
+    data = pd.DataFrame({"mjj": mjj, "is_signal": np.full(len(mjj), -1), "score": np.ones(len(mjj))})
+    template = SignalSample("on_peak", pd.DataFrame({"mjj": rng.normal(3450, 120, 2000)}), 4000.0)
+    kwargs = dict(window=WINDOW, binning=BINNING, fit={"min_params": 2, "max_params": 3, "ftest_threshold": 0.05},
+                  sqrt_s=SQRT_S, cl=0.95, min_signal_mc=20, label="inclusive")
+    events, _, _ = hunt(data, {"1": 1.0}, {"on_peak": (template, np.ones(2000))}, lumi_fb=None, **kwargs)
+    in_fb, _, _ = hunt(data, {"1": 1.0}, {"on_peak": (template, np.ones(2000))}, lumi_fb=10.0, **kwargs)
+    (row,), (ref,) = events, in_fb
+    assert row["status"] == ref["status"] == "ok"
+    assert row["limit_obs_fb"] is None and row["limit_exp_fb"] is None and row["signal_events_per_fb"] is None
+    assert row["local_significance"] == pytest.approx(ref["local_significance"], abs=1e-3)
+    assert row["limit_obs_events"] == pytest.approx(ref["limit_obs_events"], rel=0.02)
+    row.update(injection=0, headline=True, resonance_mass=3500.0, signal_model="on_peak", luminosity_fb=None)
+    table = limits_table([row])
+    assert "limits in signal events only (fb columns n/a)" in table and "| n/a |" in table
+    plot_limits([row], tmp_path / "limits.png")
+    assert (tmp_path / "limits.png").stat().st_size > 10_000
+
+
 def test_summary_plots_take_several_injections_and_masses(tmp_path):
     """The scan plots of a run with two injections and two signal models (a panel per
     injection and selection; every limit curve ordered in mass)."""

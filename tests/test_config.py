@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from bumpfold.errors import BumpfoldInputError
 from tests.conftest import ROOT
 
 
-@pytest.mark.parametrize("name", ["config", "test", "benchmark", "benchmark_lhco_statistics", "nanoaod"])
+@pytest.mark.parametrize("name", ["config", "test", "benchmark", "benchmark_lhco_statistics", "nanoaod",
+                                  "lhco_rd", "lhco_blackbox"])
 def test_shipped_configs_validate(name):
     config = load_config(ROOT / "config" / f"{name}.yaml")
     assert config["generation"]["jets"]["radius"] == 1.0
@@ -117,6 +119,35 @@ def test_bad_config_files(tmp_path: Path):
     with pytest.raises(BumpfoldInputError, match="must be a mapping"):
         load_config(scalar)
     assert yaml.safe_load(SCHEMA_PATH.read_text())["additionalProperties"] is False
+
+
+BOX = {"qcd": {"process": "qcd"}, "wprime_3500_500_100": {"process": "wprime_3500_500_100"},
+       "box": {"lhco": "events_LHCO2020_BlackBox1.features.h5", "luminosity_fb": 1.0}}
+
+
+@pytest.mark.parametrize(("search", "message"), [
+    ({"data": "box", "background": None, "signal": None, "injections": [0, 100]},
+     "'search.injections': 100 signal events to inject into the observed data but no signal model"),
+    ({"data": None, "background": None}, "'search.background': pseudo-data (search.data null) are built from"),
+    ({"data": "nope"}, "'search.data': dataset 'nope' is not in datasets"),
+    ({"data": "box", "background": None, "signal": None, "injections": [0], "methods": ["iad", "supervised"]},
+     "'search.methods': none can run"),
+])
+def test_bad_search_roles(search, message):
+    with pytest.raises(BumpfoldInputError, match=re.escape(message)):
+        validate_config({"datasets": copy.deepcopy(BOX), "search": search, "bumphunt": {"enabled": False}})
+
+
+def test_observed_data_roles_and_the_methods_they_allow():
+    from bumpfold.config import search_methods, skipped_methods
+
+    config = validate_config({"datasets": copy.deepcopy(BOX), "bumphunt": {"enabled": False},
+                              "search": {"data": "box", "background": None, "signal": None, "injections": [0]}})
+    assert skipped_methods(config["search"]) == {"iad": "no background simulation",
+                                                 "supervised": "no background or signal simulation"}
+    assert search_methods(config["search"]) == ["cathode", "lacathode", "cwola", "anode"]
+    with pytest.raises(BumpfoldInputError, match="'datasets.box.luminosity_fb': 0 is less than or equal to the minimum"):
+        validate_config({"datasets": {**copy.deepcopy(BOX), "box": {"lhco": "x.h5", "luminosity_fb": 0}}})
 
 
 def test_lhco_datasets_validate():

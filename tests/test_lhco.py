@@ -218,3 +218,23 @@ def test_skim_of_an_lhco_file_applies_the_dijet_selection(lhco):
     assert 0 < len(table) < cut["all"]  # the delta-eta cut removes some of these events
     with pytest.raises(BumpfoldInputError, match="dataset 'lhco_bkg': no events pass the selection"):
         skim_dataset({"lhco": str(path), "label": 0}, [path], Selection(leading_pt_min=1e5), name="lhco_bkg")
+
+
+def test_generated_events_in_the_lhco_format_give_the_skims_table(samples, tmp_path: Path):
+    """The converter the LHCO-config tests and benchmark use, checked against the NanoAOD
+    skim of the same events: one feature table (to float precision), truth as the label."""
+    from bumpfold.io.lhco import lhco_frame_from_nanoaod
+    from bumpfold.skim import Selection, skim_files, skim_lhco
+
+    files = [samples["qcd"], samples["signal"]]
+    path = write(lhco_frame_from_nanoaod(files), tmp_path / "events.features.h5")
+    selection = Selection()
+    from_lhco, lhco_summary = skim_lhco(path, selection)
+    from_nanoaod, nano_summary = skim_files(files, selection)
+    assert len(from_lhco) == len(from_nanoaod) > 100
+    assert lhco_summary["cutflow"]["leading_pt"] == nano_summary["cutflow"]["leading_pt"]
+    assert set(from_lhco.is_signal) == {0, 1}
+    np.testing.assert_array_equal(from_lhco.is_signal, from_nanoaod.is_signal)
+    for column in COLUMNS:
+        if column not in ("is_signal", "weight"):
+            np.testing.assert_allclose(from_lhco[column], from_nanoaod[column], rtol=1e-9, atol=1e-9, err_msg=column)

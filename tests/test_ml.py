@@ -188,3 +188,10 @@ def test_pickled_models_load_through_the_trusted_loader_and_crafted_ones_do_not(
                                                  r"(posix|os)\.system"):
         safe_pickle.load(tmp_path / "crafted.pkl", what="test models")
     assert not marker.exists()
+
+
+def test_a_flow_scores_no_events_as_no_scores(toy_flow):
+    """Observed data without a labelled test set: ANODE and LaCATHODE score zero events."""
+    empty = np.empty((0, 2))
+    assert toy_flow.log_prob(empty, np.empty(0)).shape == (0,)
+    assert toy_flow.latent(empty, np.empty(0)).shape == (0, 2)

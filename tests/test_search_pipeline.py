@@ -196,3 +196,52 @@ def test_another_seed_reaches_the_classifiers(tables, search_config, tmp_path, k
     again = pipeline.score_method("iad", wd, search, 8, output=tmp_path / "again.parquet").score
     assert not np.allclose(scores[8], scores[9])
     assert np.array_equal(scores[8], again)
+
+
+def test_observed_data_never_has_its_truth_read(tables, search_config, tmp_path):
+    """Observed data: every event is data with truth -1, whatever its table says; a truth
+    column claiming all signal or all background gives the same data sets and scores."""
+    observed = pd.read_parquet(tables / "bkg.parquet").iloc[:12000]
+    sim = pd.read_parquet(tables / "bkg.parquet").iloc[12000:]
+    sim.to_parquet(tmp_path / "sim.parquet")
+    outputs = []
+    for claimed in (0, 1):
+        path = tmp_path / f"observed{claimed}.parquet"
+        observed.assign(is_signal=np.int8(claimed)).to_parquet(path)
+        table = pipeline.make_datasets(tmp_path / "sim.parquet", None, observed=path, n_injected=0,
+                                       search=search_config, seed=3, output=tmp_path / f"d{claimed}.parquet")
+        wd = pipeline.window_data(tmp_path / f"d{claimed}.parquet", WINDOW, search_config)
+        scores = pipeline.score_method("cwola", wd, search_config, 4, output=tmp_path / f"s{claimed}.parquet")
+        outputs.append((table, scores))
+    pd.testing.assert_frame_equal(outputs[0][0], outputs[1][0])
+    pd.testing.assert_frame_equal(outputs[0][1], outputs[1][1])
+    table = outputs[0][0]
+    data = table[table.role == "data"]
+    assert len(data) == len(observed) and (data.is_signal == -1).all()
+    assert set(table.role) == {"data", "test", "ideal"}  # the simulation: labelled test set and IAD sample
+    # with background simulation only, the test set has no signal: nothing to judge a method by
+    metrics = results.evaluate({"cwola": outputs[0][1]}, window=WINDOW.name, injection=0,
+                                   closure=_closure(tmp_path), interpolation=_interpolation(tmp_path),
+                                   output=tmp_path / "m.json")
+    assert metrics["methods"]["cwola"]["status"] == "no truth: not evaluated"
+
+
+def _closure(tmp_path):
+    (tmp_path / "closure.json").write_text(json.dumps({"closure_auc": 0.5}))
+    return tmp_path / "closure.json"
+
+
+def _interpolation(tmp_path):
+    (tmp_path / "interp.json").write_text(json.dumps({"interpolation_auc": None}))
+    return tmp_path / "interp.json"
+
+
+def test_observed_data_without_any_simulation(tables, search_config, tmp_path):
+    observed = pd.read_parquet(tables / "bkg.parquet").drop(columns="is_signal")  # a black box: no truth column
+    observed.to_parquet(tmp_path / "box.parquet")
+    table = pipeline.make_datasets(None, None, observed=tmp_path / "box.parquet", n_injected=0,
+                                   search=search_config, seed=3, output=tmp_path / "d.parquet")
+    assert set(table.role) == {"data"} and (table.is_signal == -1).all()
+    with pytest.raises(BumpfoldInputError, match="no signal simulation to take them from"):
+        pipeline.make_datasets(None, None, observed=tmp_path / "box.parquet", n_injected=10,
+                               search=search_config, seed=3, output=tmp_path / "e.parquet")

@@ -317,26 +317,10 @@ def test_bad_input_file_fails_job_without_partial_output(tmp_path):
 
 
 def _as_lhco_features(root_files: list[Path], path: Path) -> Path:
-    """Generated events in the LHC Olympics features format: the two leading FatJets as
-    px, py, pz, m, tau1-3 (columns pxj1 ... tau3j2) and the truth as 'label'."""
-    import awkward as ak
-    import uproot
+    """Generated events in the LHC Olympics features format, truth as 'label'."""
+    from bumpfold.io.lhco import lhco_frame_from_nanoaod
 
-    frames = []
-    for file in root_files:
-        with uproot.open(file) as f:
-            ev = f["Events"].arrays(["FatJet_pt", "FatJet_eta", "FatJet_phi", "FatJet_mass", "FatJet_tau1",
-                                     "FatJet_tau2", "FatJet_tau3", "Truth_isSignal"])
-        ev = ev[ak.num(ev.FatJet_pt) >= 2]
-        columns = {}
-        for i in (0, 1):
-            pt, eta, phi = (ak.to_numpy(ev[f"FatJet_{k}"][:, i]) for k in ("pt", "eta", "phi"))
-            columns.update({f"pxj{i + 1}": pt * np.cos(phi), f"pyj{i + 1}": pt * np.sin(phi),
-                            f"pzj{i + 1}": pt * np.sinh(eta), f"mj{i + 1}": ak.to_numpy(ev.FatJet_mass[:, i]),
-                            **{f"tau{n}j{i + 1}": ak.to_numpy(ev[f"FatJet_tau{n}"][:, i]) for n in (1, 2, 3)}})
-        columns["label"] = ak.to_numpy(ev.Truth_isSignal).astype(float)
-        frames.append(pd.DataFrame(columns))
-    pd.concat(frames, ignore_index=True).to_hdf(path, key="df", format="fixed")
+    lhco_frame_from_nanoaod(root_files).to_hdf(path, key="df", format="fixed")
     return path
 
 
@@ -361,3 +345,59 @@ def test_an_lhco_rd_format_file_runs_the_search(finished_run, tmp_path):
     metrics = json.loads((run / "results" / "search" / "inj100" / "sr3300_3700" / "metrics.json").read_text())
     assert metrics["methods"]["cathode"]["n_signal_sr_true"] > 30  # the injected label-1 events, in the SR
     assert 0.3 < metrics["interpolation_auc"] < 0.8
+
+
+def test_a_black_box_runs_blind_to_limits_in_events(finished_run, tmp_path):
+    """An LHC Olympics black box (no label; made of the finished run's QCD with some of its
+    signal mixed in): search, selection and bump hunt with no truth read anywhere, IAD and the
+    supervised classifier skipped for lack of simulation, nothing evaluated against truth,
+    and limits in signal events since the file declares no luminosity."""
+    workdir, config = finished_run
+    samples = sorted((workdir / "results" / "samples").glob("*/chunk*.root"))
+    box = _as_lhco_features([p for p in samples if p.parent.name in ("qcd", "wprime_3500_500_100")],
+                            tmp_path / "box.h5")
+    frame = pd.read_hdf(box)
+    signal = frame[frame.label == 1]
+    frame = pd.concat([frame[frame.label == 0], signal.iloc[:150]]).drop(columns="label")  # truth gone
+    frame.sample(frac=1.0, random_state=1).to_hdf(box, key="df", format="fixed")
+    run = _copy_workflow(tmp_path / "wf")
+    box_config = {**config, "datasets": {"box": {"lhco": str(box)},
+                                         "wprime_3500_500_100": {"process": "wprime_3500_500_100"}},
+                  "search": {**config["search"], "data": "box", "background": None, "signal": None,
+                             "injections": [0]},
+                  "bumphunt": {"methods": ["cathode"], "signal_models": ["wprime_3500_500_100"]},
+                  "unfold": {"enabled": False}}
+    result = _snakemake(run, box_config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((run / "results" / "search" / "summary.json").read_text())
+    assert summary["skipped"] == {"iad": "no background simulation", "supervised": "no background or signal simulation"}
+    assert {r["method"] for r in summary["rows"]} == {"cathode", "lacathode", "cwola", "anode"}
+    assert all(r["status"] == "no truth: not evaluated" for r in summary["rows"])
+    datasets = pd.read_parquet(run / "results" / "search" / "inj0" / "datasets.parquet")
+    assert set(datasets.role) == {"data"} and (datasets.is_signal == -1).all()
+    rows = json.loads((run / "results" / "bumphunt" / "summary.json").read_text())["rows"]
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert ok and all(r["limit_obs_fb"] is None and r["limit_obs_events"] > 0 for r in ok)
+    assert all(r["sculpting"] == "not applied: no background simulation" for r in rows if r["selection"] == "cathode")
+    page = (run / "results" / "summary.md").read_text()
+    assert "no truth" in page and "limits in signal events only" in page
+
+
+@pytest.mark.parametrize(("name", "jobs"), [("lhco_rd", {"skim": 2, "train_flow": 2, "generate": None}),
+                                             ("lhco_blackbox", {"skim": 4, "generate": 6, "bumphunt_window": 15})])
+def test_the_lhc_olympics_configs_plan(tmp_path, name, jobs):
+    """Each LHC Olympics config plans its jobs once its file sits where the config says."""
+    from tests.test_lhco import make_frame
+
+    workdir = _copy_workflow(tmp_path / "wf")
+    (workdir / "data").mkdir()
+    frame = make_frame(400)
+    frame.to_hdf(workdir / "data" / "events_anomalydetection_v2.features.h5", key="df", format="fixed")
+    frame.drop(columns="label").to_hdf(workdir / "data" / "events_LHCO2020_BlackBox1.features.h5", key="df",
+                                       format="fixed")
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", f"config/{name}.yaml"],
+                            cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for rule, count in jobs.items():
+        found = re.search(rf"^{rule}\s+(\d+)", result.stdout, re.M)
+        assert (None if found is None else int(found.group(1))) == count, (rule, result.stdout[-2000:])

@@ -93,11 +93,7 @@ def _check_values(config: dict[str, Any]) -> None:
         if proc["kind"] == "resonance" and proc["m_x"] + proc["m_y"] >= proc["m_resonance"]:
             raise BumpfoldInputError(
                 f"config key 'generation.processes.{name}': m_x + m_y must be below m_resonance")
-    search = config["search"]
-    for key in ("background", "signal") if search["enabled"] else ():
-        if search[key] not in config["datasets"]:
-            raise BumpfoldInputError(
-                f"config key 'search.{key}': dataset {search[key]!r} is not in datasets ({', '.join(config['datasets'])})")
+    _check_search_roles(config)
     low, high = config["regions"]["mjj_range"]
     if not low < high:
         raise BumpfoldInputError(f"config key 'regions.mjj_range': low {low} must be below high {high}")
@@ -117,6 +113,46 @@ def _check_values(config: dict[str, Any]) -> None:
     _check_unfold(config)
 
 
+# what each method needs besides the data: background simulation (the idealised detector's
+# sample) and signal simulation (the supervised classifier's)
+METHOD_NEEDS = {"iad": ("background",), "supervised": ("background", "signal")}
+
+
+def skipped_methods(search: dict[str, Any]) -> dict[str, str]:
+    """The configured methods that cannot run with the search's datasets, and why."""
+    return {m: f"no {' or '.join(k for k in METHOD_NEEDS[m] if search[k] is None)} simulation"
+            for m in search["methods"] if m in METHOD_NEEDS and any(search[k] is None for k in METHOD_NEEDS[m])}
+
+
+def search_methods(search: dict[str, Any]) -> list[str]:
+    """The configured methods that run (see :func:`skipped_methods`)."""
+    skipped = skipped_methods(search)
+    return [m for m in search["methods"] if m not in skipped]
+
+
+def _check_search_roles(config: dict[str, Any]) -> None:
+    """Each role names a dataset; pseudo-data need background and signal; observed data may
+    have neither, but without a signal there is nothing to inject."""
+    search = config["search"]
+    if not search["enabled"]:
+        return
+    for key in ("data", "background", "signal"):
+        if search[key] is not None and search[key] not in config["datasets"]:
+            raise BumpfoldInputError(
+                f"config key 'search.{key}': dataset {search[key]!r} is not in datasets ({', '.join(config['datasets'])})")
+    if search["data"] is None:
+        for key in ("background", "signal"):
+            if search[key] is None:
+                raise BumpfoldInputError(f"config key 'search.{key}': pseudo-data (search.data null) are built from "
+                                         "a background and an injected signal; name both, or name observed data")
+    elif search["signal"] is None and any(search["injections"]):
+        raise BumpfoldInputError(
+            f"config key 'search.injections': {max(search['injections'])} signal events to inject into the observed data "
+            "but no signal model to take them from (search.signal is null); use injections: [0]")
+    if not search_methods(search):
+        raise BumpfoldInputError(f"config key 'search.methods': none can run ({skipped_methods(search)})")
+
+
 def _check_search_sizes(config: dict[str, Any]) -> None:
     """What the numbers already rule out before any job: a split with no ideal sample left,
     and an injection larger than every signal event the config generates could supply."""
@@ -128,7 +164,7 @@ def _check_search_sizes(config: dict[str, Any]) -> None:
         raise BumpfoldInputError(
             f"config key 'search.split': data_fraction {split['data_fraction']} + test_fraction "
             f"{split['test_fraction']} must be below 1 (the rest is the idealised background sample)")
-    source = config["datasets"].get(search["signal"], {})
+    source = config["datasets"].get(search["signal"] or "", {})
     process = config["generation"]["processes"].get(source.get("process"))
     if process is not None:
         available = process["events_per_chunk"] * process["chunks"] * (1 - split["signal_test_fraction"])
@@ -162,6 +198,9 @@ def _check_bumphunt(config: dict[str, Any]) -> None:
     if missing:
         raise BumpfoldInputError(f"config key 'bumphunt.methods': {', '.join(missing)} not in search.methods")
     if not bumphunt["signal_models"]:
+        if config["search"]["signal"] is None:
+            raise BumpfoldInputError("config key 'bumphunt.signal_models': limits need signal models (generated "
+                                     "resonance datasets); search.signal is null, so name them here")
         bumphunt["signal_models"] = [config["search"]["signal"]]
     for name in bumphunt["signal_models"]:
         process = config["datasets"].get(name, {}).get("process")

@@ -31,11 +31,13 @@ def search_section(summary: dict[str, Any]) -> list[str]:
         cells.setdefault((r["injection"], r["window"]), {})[r["method"]] = r
     for (injection, window), by_method in sorted(cells.items()):
         any_row = next(iter(by_method.values()))
-        values = [f"{by_method[m]['max_sic']:.2f} ({by_method[m]['auc']:.3f})" if m in by_method else "-"
-                  for m in methods]
+        values = [("no truth" if "max_sic" not in by_method[m] else f"{by_method[m]['max_sic']:.2f} "
+                   f"({by_method[m]['auc']:.3f})") if m in by_method else "-" for m in methods]
         lines.append(f"| {injection} | {window} | {100 * any_row['s_over_b']:.2f}% | {any_row['s_over_sqrt_b']:.2f} | "
                      f"{any_row['closure_auc']:.3f} / {_auc(any_row.get('interpolation_auc'))} | "
                      + " | ".join(values) + " |")
+    for method, why in summary.get("skipped", {}).items():
+        lines += ["", f"{method}: skipped ({why})."]
     return lines
 
 

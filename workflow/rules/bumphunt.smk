@@ -22,6 +22,7 @@ rule bumphunt_window:
         window=lambda wc: WINDOWS[wc.window],
         sqrt_s=config["generation"]["sqrt_s"],
         injected_model=SEARCH["signal"],
+        luminosity=declared_luminosity(),
         seed=lambda wc: step_seed(config["seed"], "bumphunt", wc.injection, wc.window, wc.selection),
     threads: 1
     resources:

@@ -2,7 +2,7 @@ import glob
 import os
 from pathlib import Path
 
-from bumpfold.config import validate_config
+from bumpfold.config import search_methods, validate_config
 from bumpfold.seeds import step_seed
 from bumpfold.search.regions import Window, windows_from_config
 
@@ -76,12 +76,18 @@ SEARCH_KEYS = {
     "flow": WINDOW_KEYS + ("flow", "classifier", "device"),
     "samples": WINDOW_KEYS + ("oversampling", "classifier", "device"),  # the interpolation closure trains
     "score": WINDOW_KEYS + ("classifier", "device", "cwola_sideband_width", "oversampling"),
-    "bumphunt": ("features", "split"),
+    "bumphunt": ("features", "split", "data"),
 }
 
 
 def search_params(step):
     return {key: SEARCH[key] for key in SEARCH_KEYS[step]}
+
+
+def search_role_inputs(wildcards):
+    """The skimmed table of each configured role: data (observed), background and signal."""
+    return {role: f"results/skim/{SEARCH[role]}.parquet" for role in ("data", "background", "signal")
+            if SEARCH[role] is not None}
 
 
 def score_inputs(wildcards):
@@ -98,10 +104,11 @@ def score_inputs(wildcards):
 
 def bumphunt_inputs(wildcards):
     """The window's data sets; for a method's selection its scores, models and thresholds;
-    every signal model's skim and cutflow; the background cutflow (luminosity)."""
+    every signal model's skim and cutflow; the background cutflow (luminosity), if any."""
     search_dir = f"results/search/inj{wildcards.injection}/{wildcards.window}"
-    inputs = {"datasets": f"results/search/inj{wildcards.injection}/datasets.parquet",
-              "background_cutflow": f"results/skim/{SEARCH['background']}.cutflow.json"}
+    inputs = {"datasets": f"results/search/inj{wildcards.injection}/datasets.parquet"}
+    if SEARCH["background"] is not None:
+        inputs["background_cutflow"] = f"results/skim/{SEARCH['background']}.cutflow.json"
     if wildcards.selection != "inclusive":
         inputs["scores"] = f"{search_dir}/scores/{wildcards.selection}.parquet"
         inputs["models"] = f"{search_dir}/models/{wildcards.selection}.pkl"
@@ -112,6 +119,15 @@ def bumphunt_inputs(wildcards):
         inputs[f"signal_{model}"] = f"results/skim/{model}.parquet"
         inputs[f"cutflow_{model}"] = f"results/skim/{model}.cutflow.json"
     return inputs
+
+
+def declared_luminosity():
+    """The data's luminosity as the config declares it [fb^-1]: observed data's own, or the
+    pseudo-data's background sample's (None: derived from the generator, or unknown)."""
+    if not BUMPHUNT_ON:  # the roles are checked only where the bump hunt runs
+        return None
+    role = SEARCH["data"] or SEARCH["background"]
+    return DATASETS[role].get("luminosity_fb") if role else None
 
 
 def signal_model_masses():
@@ -133,12 +149,14 @@ def bumphunt_outputs():
 
 
 def window_methods(window):
-    """Every search method in the comparison windows; elsewhere only what the bump hunt fits."""
+    """Every search method that can run (IAD and the supervised classifier need simulation)
+    in the comparison windows; elsewhere only what the bump hunt fits."""
+    runnable = search_methods(SEARCH)
     compare = SEARCH["comparison_windows"]
     if compare is None or window in {Window(*sr, *config["regions"]["mjj_range"]).name for sr in compare}:
-        return SEARCH["methods"]
+        return runnable
     needed = BUMPHUNT["methods"] if BUMPHUNT_ON else []
-    return [m for m in SEARCH["methods"] if m in needed] or SEARCH["methods"][:1]
+    return [m for m in runnable if m in needed] or runnable[:1]
 
 
 def search_outputs():

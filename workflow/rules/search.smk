@@ -4,10 +4,10 @@ SEARCH_DIR = "results/search/inj{injection}/{window}"
 
 
 rule search_datasets:
-    """Pseudo-data with the injected signal, the labelled test set, the idealised background."""
+    """The data (pseudo-data with the injected signal, or observed data), the labelled test
+    set and the idealised background, from the datasets of the search's roles."""
     input:
-        background=f"results/skim/{SEARCH['background']}.parquet",
-        signal=f"results/skim/{SEARCH['signal']}.parquet",
+        unpack(search_role_inputs),
     output:
         "results/search/inj{injection}/datasets.parquet",
     log:

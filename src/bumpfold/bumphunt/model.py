@@ -79,12 +79,15 @@ class Inference:
     limit_obs: float  # 95% CL upper limit on sigma x B [fb]
     limit_exp: list[float]  # expected limit at -2, -1, 0, +1, +2 sigma [fb]
 
-    def as_dict(self, signal_events_per_fb: float) -> dict:
-        """Also in signal events in the window (the template's total for 1 fb)."""
-        to_events = signal_events_per_fb
-        return {"mu_hat_fb": self.mu_hat, "mu_hat_events": self.mu_hat * to_events,
+    def as_dict(self, signal_events_per_fb: float | None) -> dict:
+        """Also in signal events in the window (the template's total for 1 fb). Without a
+        luminosity (``None``) the template held one signal event in the window: mu and the
+        limits are in events, and the fb columns are None."""
+        to_events = 1.0 if signal_events_per_fb is None else signal_events_per_fb
+        in_fb = signal_events_per_fb is not None
+        return {"mu_hat_fb": self.mu_hat if in_fb else None, "mu_hat_events": self.mu_hat * to_events,
                 "local_significance": self.local_significance, "p_value": self.p_value,
-                "limit_obs_fb": self.limit_obs, "limit_exp_fb": self.limit_exp,
+                "limit_obs_fb": self.limit_obs if in_fb else None, "limit_exp_fb": self.limit_exp if in_fb else None,
                 "limit_obs_events": self.limit_obs * to_events,
                 "limit_exp_events": [v * to_events for v in self.limit_exp]}
 

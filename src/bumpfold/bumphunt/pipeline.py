@@ -59,14 +59,26 @@ class SignalSample:
     n_generated: float
 
 
-def luminosity_fb(background_cutflow: str | Path, data_fraction: float) -> float:
-    """Equivalent luminosity of the pseudo-data: its share of the generated QCD events over
-    the generator cross section."""
+def luminosity_fb(background_cutflow: str | Path, data_fraction: float) -> float | None:
+    """Equivalent luminosity of pseudo-data built from generated background: its share of the
+    generated QCD events over the generator cross section; None for a background without a
+    generator cross section (then limits are in events)."""
     info = json.loads(Path(background_cutflow).read_text()).get("generator")
     if not info or not info.get("cross_section_pb", 0) > 0:
-        raise BumpfoldInputError(
-            f"{background_cutflow}: no generator cross section (limits in fb need generated background)")
+        return None
     return data_fraction * info["n_generated"] / (info["cross_section_pb"] * 1000.0)
+
+
+def data_luminosity_fb(*, declared_fb: float | None, background_cutflow: str | Path | None,
+                       data_fraction: float, observed: bool) -> float | None:
+    """The data's integrated luminosity [fb^-1]: what the config declares (observed data: its
+    own; pseudo-data: the background sample's, times the data fraction), else for pseudo-data
+    from generated background the generator's; None when neither is known."""
+    if declared_fb is not None:
+        return declared_fb if observed else data_fraction * declared_fb
+    if observed or background_cutflow is None:
+        return None
+    return luminosity_fb(background_cutflow, data_fraction)
 
 
 def signal_sample(name: str, table_path: str | Path, cutflow_path: str | Path, *,
@@ -155,12 +167,13 @@ def _window_counts(name: str, counts: NDArray, fit: DijetFit, edges: NDArray, wi
 
 
 def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[SignalSample, NDArray[np.float64]]],
-         *, window: Window, binning: Binning, lumi_fb: float, fit: dict[str, Any], sqrt_s: float, cl: float,
+         *, window: Window, binning: Binning, lumi_fb: float | None, fit: dict[str, Any], sqrt_s: float, cl: float,
          min_signal_mc: int, label: str, reference: pd.DataFrame | None = None,
          ) -> tuple[list[dict], dict[str, dict], dict]:
     """Every (efficiency, signal model) of one window and selection: result rows, pyhf
     workspaces by name, and the spectra for the plot. ``reference`` (mjj, score of
-    background simulation): correct each selection's background for sculpting."""
+    background simulation): correct each selection's background for sculpting. Without a
+    luminosity (``lumi_fb`` None) the limits are in signal events only."""
     edges = binning.edges
     in_window = binning.window_mask(window.low, window.high, f"window {window.name}")
     rows, workspaces, spectra = [], {}, {}
@@ -192,16 +205,20 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
         for model, (sample, scores) in signals.items():
             keep = scores >= cut
             mc = binning.histogram(sample.table.mjj.to_numpy()[keep])
-            per_fb = mc * lumi_fb / sample.n_generated  # events for sigma x B = 1 fb
+            if lumi_fb is None:  # the template holds one signal event in the window: mu in events
+                per_unit, events_per_fb = mc / max(float(mc[in_window].sum()), 1.0), None
+            else:  # events for sigma x B = 1 fb
+                per_unit = mc * lumi_fb / sample.n_generated
+                events_per_fb = float(per_unit[in_window].sum())
             row = {**base, "signal_model": model, "fit": bkg_fit.summary(),
                    "signal_efficiency": float(keep.mean()), "signal_mc_window": int(mc[in_window].sum()),
-                   "signal_events_per_fb": float(per_fb[in_window].sum())}
+                   "signal_events_per_fb": events_per_fb}
             if mc[in_window].sum() < min_signal_mc:
                 rows.append({**row, "status": f"failed: {int(mc[in_window].sum())} signal MC events of {model} "
                              f"pass in the window (< bumphunt.min_signal_mc = {min_signal_mc})"})
                 continue
             try:
-                spec, result = infer(_window_counts(f"{name}, {model}", counts, bkg_fit, edges, in_window, per_fb,
+                spec, result = infer(_window_counts(f"{name}, {model}", counts, bkg_fit, edges, in_window, per_unit,
                                                     correction, sculpting), cl=cl)
             except BumpfoldInputError as exc:  # e.g. a fit that predicts no background in the window
                 log.warning("%s", exc)
@@ -210,10 +227,11 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
             workspaces[f"eff{eff}_{model}"] = spec
             # only the window bins: what the pyhf model fits (a template peaking elsewhere would
             # otherwise be drawn at its own mass, scaled up by the fit to a tail)
-            spectra[eff]["signals"][model] = np.where(in_window, per_fb * max(result.mu_hat, 0.0), 0.0)
-            rows.append({**row, "status": "ok", **result.as_dict(row["signal_events_per_fb"])})
-            log.info("%s, %s: mu_hat %.3g fb, Z = %.2f, limit %.3g fb (expected %.3g)", name, model, result.mu_hat,
-                     result.local_significance, result.limit_obs, result.limit_exp[2])
+            spectra[eff]["signals"][model] = np.where(in_window, per_unit * max(result.mu_hat, 0.0), 0.0)
+            rows.append({**row, "status": "ok", **result.as_dict(events_per_fb)})
+            log.info("%s, %s: mu_hat %.3g %s, Z = %.2f, limit %.3g (expected %.3g)", name, model, result.mu_hat,
+                     "events" if lumi_fb is None else "fb", result.local_significance, result.limit_obs,
+                     result.limit_exp[2])
     return rows, workspaces, spectra
 
 
@@ -233,17 +251,19 @@ def write_workspaces(workspaces: dict[str, dict], directory: str | Path) -> None
 
 
 def run_window(*, datasets: str | Path, scores: str | Path | None, models: str | Path | None,
-               thresholds: str | Path | None, flow: str | Path | None = None, signal_models: dict[str, tuple[str, str]], injected_model: str,
-               background_cutflow: str | Path, window: Window, selection: str, injection: int,
-               search: dict[str, Any], bumphunt: dict[str, Any], sqrt_s: float, seed: int,
-               output: str | Path, workspaces: str | Path, plot: str | Path) -> list[dict]:
+               thresholds: str | Path | None, flow: str | Path | None = None, signal_models: dict[str, tuple[str, str]],
+               injected_model: str | None, background_cutflow: str | Path | None, window: Window, selection: str,
+               injection: int, search: dict[str, Any], bumphunt: dict[str, Any], sqrt_s: float, seed: int,
+               output: str | Path, workspaces: str | Path, plot: str | Path,
+               declared_luminosity_fb: float | None = None) -> list[dict]:
     """The rule's whole job: score, select, fit, infer; write the rows, workspaces and plot."""
     from bumpfold.plotting.bumphunt import plot_window_spectra
 
     table = pd.read_parquet(datasets)
     encode = feature_encoder(list(search["features"]), flow)
     binning = Binning(window.range_low, window.range_high, bumphunt["bin_width"])
-    lumi = luminosity_fb(background_cutflow, search["split"]["data_fraction"])
+    lumi = data_luminosity_fb(declared_fb=declared_luminosity_fb, background_cutflow=background_cutflow,
+                              data_fraction=search["split"]["data_fraction"], observed=search.get("data") is not None)
     samples = {name: signal_sample(name, t, c, datasets=table if name == injected_model else None)
                for name, (t, c) in signal_models.items()}
     if selection == INCLUSIVE:
@@ -255,10 +275,12 @@ def run_window(*, datasets: str | Path, scores: str | Path | None, models: str |
         fold_models = _load_models(models, window)
         data = data_scores(table, pd.read_parquet(scores), fold_models, window, encode, seed)
         cuts = json.loads(Path(thresholds).read_text())["thresholds"]
-    reference = None
+    reference, note = None, None
     if fold_models is not None and bumphunt["sculpting_correction"]:
         # its own fold assignment: independent of the data's and the templates' (seed + 1 + i)
         reference = reference_scores(table, fold_models, window, encode, selection, seed + 1000)
+        if len(reference) == 0:  # observed data without background simulation
+            reference, note = None, "not applied: no background simulation"
     signals = {name: (s, template_scores(s, fold_models, encode, seed + 1 + i))
                for i, (name, s) in enumerate(samples.items())}
     rows, specs, spectra = hunt(data, cuts, signals, window=window, binning=binning, lumi_fb=lumi,
@@ -266,6 +288,8 @@ def run_window(*, datasets: str | Path, scores: str | Path | None, models: str |
                                 min_signal_mc=bumphunt["min_signal_mc"], label=selection, reference=reference)
     for row in rows:
         row.update(injection=injection, luminosity_fb=lumi)
+        if note is not None:
+            row["sculpting"] = note
     write_workspaces(specs, workspaces)
     plot_window_spectra(spectra, binning, window, f"{selection}, {window.name}, {injection} injected", plot)
     write_json({"rows": rows}, output)

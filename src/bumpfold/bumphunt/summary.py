@@ -43,15 +43,25 @@ def summarize(result_files: list[str | Path], masses: dict[str, float], *, outpu
     return rows
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.3g}"
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def _luminosity_line(rows: list[dict]) -> str:
+    lumis = {r.get("luminosity_fb") for r in rows}
+    if lumis == {None}:
+        return "No luminosity known for the data: limits in signal events only (fb columns n/a)."
+    known = sorted(v for v in lumis if v is not None)
+    return f"Data luminosity: {', '.join(f'{v:.3g}' for v in known)} fb^-1."
 
 
 def limits_table(rows: list[dict]) -> str:
     """Markdown: per injection, signal model and selection, in the model's own window."""
     lines = ["# Bump hunt: 95% CL limits on sigma x B and local significances", "",
              "Each signal model in the window that contains its mass. Limits in fb (and in signal events in the",
-             "window); expected limits as median [-1 sigma, +1 sigma].", "",
+             "window); expected limits as median [-1 sigma, +1 sigma].", "", _luminosity_line(rows),
+             "sigma x B is that of the generated signal model: for bumpfold's W', the resonance line shape "
+             "truncated at +-25 % of its pole mass.", "",
              "| injected | signal model | window | selection | efficiency | selected (window) | Z local | mu_hat [fb] "
              "| observed [fb] | expected [fb] | observed [events] |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -62,7 +72,7 @@ def limits_table(rows: list[dict]) -> str:
         if r["status"] != "ok":
             lines.append(f"{head} {r['status']} | | | | |")
             continue
-        e = r["limit_exp_fb"]
+        e = r["limit_exp_fb"] or [None] * 5
         lines.append(f"{head} {r['local_significance']:.2f} | {_fmt(r['mu_hat_fb'])} | {_fmt(r['limit_obs_fb'])} "
                      f"| {_fmt(e[2])} [{_fmt(e[1])}, {_fmt(e[3])}] | {_fmt(r['limit_obs_events'])} |")
     failed = [r for r in rows if r["status"] != "ok"]

@@ -135,3 +135,28 @@ def read_lhco_features(path: str | Path, *, key: str | None = None, label: int |
     log.info("%s: %d events (label: %s)", path, len(table),
              "none" if LABEL not in frame.columns else f"{int((table.is_signal == 1).sum())} signal")
     return table
+
+
+def lhco_frame_from_nanoaod(files: list[str | Path], tree: str = "Events") -> pd.DataFrame:
+    """NanoAOD-like files (e.g. bumpfold's generated events) as an LHCO features table: per
+    event with >= 2 FatJets the two leading ones as ``pxj1 ... tau3j2`` (the files' jet
+    order), and ``label`` from ``Truth_isSignal`` where the files carry it. What the tests
+    and benchmarks write to run the LHC Olympics configs without the LHC Olympics files."""
+    from bumpfold.io.reading import read_fatjets
+
+    frames = []
+    for path in files:
+        jets = read_fatjets(path, tree, optional=("Truth_isSignal",))
+        first = np.concatenate([[0], np.cumsum(jets.counts)[:-1]])[jets.counts >= 2]
+        columns: dict[str, np.ndarray] = {}
+        for i in (0, 1):
+            pt, eta, phi = (jets.columns[k][first + i] for k in ("pt", "eta", "phi"))
+            columns.update({f"pxj{i + 1}": pt * np.cos(phi), f"pyj{i + 1}": pt * np.sin(phi),
+                            f"pzj{i + 1}": pt * np.sinh(eta), f"mj{i + 1}": jets.columns["mass"][first + i],
+                            **{f"tau{n}j{i + 1}": jets.columns[f"tau{n}"][first + i] for n in (1, 2, 3)}})
+        if "Truth_isSignal" in jets.event_columns:
+            columns[LABEL] = jets.event_columns["Truth_isSignal"][jets.counts >= 2].astype(np.float64)
+        frames.append(pd.DataFrame(columns))
+    if not frames:
+        raise BumpfoldInputError("lhco_frame_from_nanoaod: no files given")
+    return pd.concat(frames, ignore_index=True)

@@ -194,6 +194,8 @@ def fold_model_scores(models: list[list], x: NDArray[np.float64], folds: NDArray
 
 
 def _ensemble_proba(members: list, x: NDArray[np.float64]) -> NDArray[np.float64]:
+    if len(x) == 0:  # e.g. no labelled test set beside observed data
+        return np.empty(0)
     return np.mean([m.predict_proba(x)[:, 1] for m in members], axis=0)
 
 

@@ -175,6 +175,8 @@ class ConditionalFlow:
     def log_prob(self, x: NDArray[np.float64], m: NDArray[np.float64]) -> NDArray[np.float64]:
         """log p(x | m) in the original feature space, the ensemble's densities averaged."""
         self._check(x, m)
+        if len(x) == 0:  # e.g. no labelled test set beside observed data
+            return np.empty(0)
         z = torch.as_tensor(self.scaler.transform(x), dtype=torch.float32)
         c = self._context(m)
         with torch.no_grad():
@@ -187,6 +189,8 @@ class ConditionalFlow:
         transform of one ensemble member (0: the epoch with the lowest validation loss).
         For the background the flow was fitted to, z ~ N(0, 1) at every m (LaCATHODE)."""
         self._check(x, m)
+        if len(x) == 0:
+            return np.empty((0, x.shape[1]))
         z = torch.as_tensor(self.scaler.transform(x), dtype=torch.float32)
         with torch.no_grad():
             return self.members[member](self._context(m)).transform(z).double().numpy()

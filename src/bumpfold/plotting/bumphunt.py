@@ -69,7 +69,10 @@ def plot_significance_by_window(rows: list[dict], output: str | Path) -> None:
 
 def plot_limits(rows: list[dict], output: str | Path) -> None:
     """95% CL limit on sigma x B vs. resonance mass (Brazil band): a row of panels per
-    injection, a column per (selection, efficiency)."""
+    injection, a column per (selection, efficiency); in signal events in the window where the
+    data's luminosity is unknown."""
+    unit = "fb" if all(r.get("limit_exp_fb") is not None for r in rows) else "events"
+    rows = [{**r, "limit_exp": r[f"limit_exp_{unit}"], "limit_obs": r[f"limit_obs_{unit}"]} for r in rows]
     selections = sorted({(r["selection"], r["efficiency"]) for r in rows})
     injections = sorted({r["injection"] for r in rows})
     fig, axes = new_figure(len(injections), len(selections), figsize=(9 * len(selections), 8 * len(injections)),
@@ -82,13 +85,15 @@ def plot_limits(rows: list[dict], output: str | Path) -> None:
                 ax.set_axis_off()
                 continue
             m = np.array([mass for mass, _ in pts])
-            exp = np.array([rows[i]["limit_exp_fb"] for _, i in pts])
-            obs = np.array([rows[i]["limit_obs_fb"] for _, i in pts])
+            exp = np.array([rows[i]["limit_exp"] for _, i in pts])
+            obs = np.array([rows[i]["limit_obs"] for _, i in pts])
             ax.fill_between(m, exp[:, 0], exp[:, 4], color="gold", label=r"expected $\pm 2\sigma$")
             ax.fill_between(m, exp[:, 1], exp[:, 3], color="limegreen", label=r"expected $\pm 1\sigma$")
             ax.plot(m, exp[:, 2], "k--", label="expected")
             ax.plot(m, obs, "ko-", label="observed")
-            ax.set(xlabel="resonance mass [GeV]", ylabel=r"95% CL limit on $\sigma \times B$ [fb]", yscale="log",
+            ylabel = (r"95% CL limit on $\sigma \times B$ [fb]" if unit == "fb"
+                      else "95% CL limit [signal events in the window]")
+            ax.set(xlabel="resonance mass [GeV]", ylabel=ylabel, yscale="log",
                    title=f"{selection}, efficiency {eff}, {injection} injected")
             ax.legend(fontsize=12)
     fig.tight_layout()

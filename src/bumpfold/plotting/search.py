@@ -8,13 +8,17 @@ import numpy as np
 import pandas as pd
 
 from bumpfold.plotting.common import new_figure, panel_row, save_figure
+from bumpfold.search.datasets import has_truth
 from bumpfold.search.metrics import roc_curve
 
 
 def plot_roc_sic(score_tables: dict[str, pd.DataFrame], title: str, output: str | Path, *, min_background: int = 25) -> None:
     fig, (roc, sic) = new_figure(1, 2, figsize=(20, 9))
-    for method, table in score_tables.items():
-        test = table[table.set == "test"]
+    judged = {m: t[t.set == "test"] for m, t in score_tables.items() if has_truth(t[t.set == "test"])}
+    if not judged:  # observed data without a labelled test set
+        for ax in (roc, sic):
+            ax.text(0.5, 0.5, "no labelled test set: not evaluated", ha="center", va="center", transform=ax.transAxes)
+    for method, test in judged.items():
         eps_s, eps_b, n_bkg = roc_curve(test.score.to_numpy(), test.is_signal.to_numpy())
         ok = (n_bkg >= min_background) & (eps_b > 0)
         roc.plot(eps_s[ok], 1.0 / eps_b[ok], label=method)
@@ -35,8 +39,8 @@ def plot_sic_vs_injection(summary: list[dict], output: str | Path) -> None:
     fig, axes = panel_row(len(windows), height=9)
     for ax, window in zip(axes, windows):
         rows = sorted((r for r in summary if r["window"] == window), key=lambda r: r["s_over_b"])
-        for method in sorted({r["method"] for r in rows}):
-            pts = [(r["s_over_b"] * 100, r["max_sic"]) for r in rows if r["method"] == method]
+        for method in sorted({r["method"] for r in rows if "max_sic" in r}):
+            pts = [(r["s_over_b"] * 100, r["max_sic"]) for r in rows if r["method"] == method and "max_sic" in r]
             ax.plot(*zip(*pts), "o-", label=method)
         ax.axhline(1.0, color="k", ls=":")
         ax.set(xlabel="S/B in the SR data [%]", ylabel="max SIC", title=window)

@@ -47,20 +47,27 @@ def classifier_settings(search: dict[str, Any], seed: int) -> ClassifierSettings
                               max_leaf_nodes=c["max_leaf_nodes"], **mlp_options(c), device=search["device"], seed=seed)
 
 
-def make_datasets(background: str | Path, signal: str | Path, *, n_injected: int, search: dict[str, Any],
-                  seed: int, output: str | Path) -> pd.DataFrame:
+def make_datasets(background: str | Path | None, signal: str | Path | None, *, n_injected: int,
+                  search: dict[str, Any], seed: int, output: str | Path,
+                  observed: str | Path | None = None) -> pd.DataFrame:
+    """The roles of every event (see :mod:`bumpfold.search.datasets`) from the skimmed
+    tables: pseudo-data from ``background`` and ``signal``, or ``observed`` data beside
+    optional background and signal simulation."""
     s = search["split"]
-    tables = {}
-    for path in (background, signal):
+
+    def read(path: str | Path | None) -> pd.DataFrame | None:
+        if path is None:
+            return None
         table = pd.read_parquet(path)
         missing = [f for f in [*search["features"], "mjj"] if f not in table.columns]
         if missing:
             raise BumpfoldInputError(f"{path}: no column(s) {', '.join(missing)} (search.features)")
         check_finite(table, str(path), [*search["features"], "mjj"])
-        tables[path] = table
-    table = build_datasets(tables[background], tables[signal], n_injected=n_injected,
+        return table
+
+    table = build_datasets(read(background), read(signal), n_injected=n_injected,
                            split=SplitSettings(s["data_fraction"], s["test_fraction"], s["signal_test_fraction"]),
-                           seed=seed)
+                           seed=seed, observed=read(observed))
     write_parquet(table, output)
     return table
 

@@ -13,7 +13,10 @@ import numpy as np
 import pandas as pd
 
 from bumpfold.io.atomic import write_json, write_parquet
+from bumpfold.search.datasets import has_truth
 from bumpfold.search.metrics import performance
+
+NO_TRUTH = "no truth: not evaluated"
 
 
 def select_top(scores: pd.DataFrame, efficiencies: list[float], *, output: str | Path, thresholds: str | Path) -> None:
@@ -42,24 +45,28 @@ def evaluate(score_tables: dict[str, pd.DataFrame], *, window: str, injection: i
                               "methods": {}}
     for method, table in score_tables.items():
         test, data = table[table.set == "test"], table[table.set == "data"]
-        perf = performance(test.score.to_numpy(), test.is_signal.to_numpy())
-        result["methods"][method] = {**perf.as_dict(), "n_sr_data": int(len(data)),
-                                     "n_signal_sr_true": int(data.is_signal.sum())}
+        sizes = {"n_sr_data": int(len(data)), "n_signal_sr_true": int((data.is_signal == 1).sum())}
+        if has_truth(test):
+            result["methods"][method] = {**performance(test.score.to_numpy(), test.is_signal.to_numpy()).as_dict(),
+                                         **sizes}
+        else:  # observed data without labelled simulation: nothing to judge the scores against
+            result["methods"][method] = {"status": NO_TRUTH, **sizes}
     write_json(result, output)
     return result
 
 
-def summarize(metrics_files: list[str | Path], output: str | Path) -> list[dict[str, Any]]:
+def summarize(metrics_files: list[str | Path], output: str | Path, *,
+              skipped: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """One row per (window, injection, method) with the S/B and S/sqrt(B) that were really in the
-    SR data."""
+    SR data; ``skipped`` names the configured methods that could not run, and why."""
     rows = []
     for path in metrics_files:
         metrics = json.loads(Path(path).read_text())
         for method, r in metrics["methods"].items():
-            n_bkg = r["n_sr_data"] - r["n_signal_sr_true"]
+            n_bkg = r["n_sr_data"] - r["n_signal_sr_true"]  # observed data: data less the injected signal
             rows.append({"window": metrics["window"], "injection": metrics["injection"], "method": method,
                          "closure_auc": metrics["closure_auc"], "interpolation_auc": metrics["interpolation_auc"],
                          "s_over_b": r["n_signal_sr_true"] / max(n_bkg, 1),
                          "s_over_sqrt_b": r["n_signal_sr_true"] / np.sqrt(max(n_bkg, 1)), **r})
-    write_json({"rows": rows}, output)
+    write_json({"rows": rows, "skipped": skipped or {}}, output)
     return rows
