@@ -52,8 +52,8 @@ def _write_files(run_dir: Path, data: Path, box_signal: int, seed: int) -> tuple
     signal = sorted((samples / SIGNAL_PROCESS).glob("chunk*.root"))
     if not qcd or not signal:
         sys.exit(f"{samples}: no qcd or {SIGNAL_PROCESS} chunks (run the default workflow first)")
-    background = lhco_frame_from_nanoaod(qcd, label=0)
-    resonant = lhco_frame_from_nanoaod(signal, label=1)
+    background = lhco_frame_from_nanoaod(qcd)
+    resonant = lhco_frame_from_nanoaod(signal)
     data.mkdir(parents=True, exist_ok=True)
     pd.concat([background, resonant], ignore_index=True).to_hdf(
         data / "events_anomalydetection_v2.features.h5", key="df", format="fixed")
