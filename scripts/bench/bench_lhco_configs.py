@@ -43,7 +43,7 @@ from bumpfold.io.lhco import lhco_frame_from_nanoaod
 
 REPO = Path(__file__).resolve().parents[2]
 SIGNAL_PROCESS = "wprime_3500_500_100"
-WORKFLOW_PARTS = ("Snakefile", "workflow", "scripts", "config", "profiles")
+WORKFLOW_PARTS = ("Snakefile", "workflow", "scripts", "config", "envs", "profiles")  # as tests/test_workflow.py
 
 
 def _write_files(run_dir: Path, data: Path, box_signal: int, seed: int) -> tuple[int, int]:
