@@ -2,16 +2,15 @@
 
 from bumpfold.bumphunt.pipeline import run_window
 from bumpfold.logs import job_logging
+from bumpfold.plotting.bumphunt import plot_window_spectra
 from bumpfold.provenance import provenance, stamp
 
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     i, o, p, w = snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards  # noqa: F821
-    models = p.bumphunt["signal_models"]
-    run_window(datasets=i.datasets, scores=i.get("scores"), models=i.get("models"), thresholds=i.get("thresholds"),
-               flow=i.get("flow"),
-               signal_models={m: (i[f"signal_{m}"], i[f"cutflow_{m}"]) for m in models},
-               injected_model=p.injected_model, background_cutflow=i.get("background_cutflow"),
-               declared_luminosity_fb=p.luminosity, window=p.window,
-               selection=w.selection, injection=int(w.injection), search=p.search, bumphunt=p.bumphunt,
-               sqrt_s=p.sqrt_s, seed=p.seed, output=o.result, workspaces=o.workspaces, plot=o.plot)
+    rows, spectra, binning = run_window(
+        range_scores=i.range_scores, thresholds=i.get("thresholds"), signal_models=list(p.bumphunt["signal_models"]),
+        background_cutflow=i.get("background_cutflow"), declared_luminosity_fb=p.luminosity, window=p.window,
+        selection=w.selection, injection=int(w.injection), search=p.search, bumphunt=p.bumphunt, sqrt_s=p.sqrt_s,
+        output=o.result, workspaces=o.workspaces)
+    plot_window_spectra(spectra, binning, p.window, f"{w.selection}, {w.window}, {w.injection} injected", o.plot)
     stamp([o.plot], provenance(snakemake.config, where=snakemake.scriptdir))  # noqa: F821

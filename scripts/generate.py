@@ -1,6 +1,6 @@
 """Snakemake glue for rule generate: one chunk of one process."""
 
-from bumpfold.config import process_spec, production_config
+from bumpfold.settings import process_spec, production_config
 from bumpfold.generate.production import produce_chunk
 from bumpfold.logs import job_logging
 

@@ -1,6 +1,6 @@
 """Snakemake glue for rule skim: selection + feature table of one dataset."""
 
-from bumpfold.config import selection
+from bumpfold.settings import selection
 from bumpfold.logs import job_logging
 from bumpfold.provenance import provenance, stamp
 from bumpfold.skim import skim_dataset, write_table

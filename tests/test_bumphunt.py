@@ -10,11 +10,11 @@ import pyhf
 import pytest
 
 from bumpfold.bumphunt.model import WindowCounts, infer, signed_significance, workspace_spec
-from bumpfold.bumphunt.pipeline import SignalSample, feature_encoder, hunt, reference_scores, write_workspaces
+from bumpfold.bumphunt.pipeline import SignalSample, hunt, write_workspaces
 from bumpfold.bumphunt.sculpting import Sculpting
 from bumpfold.bumphunt.spectrum import Binning, FitError, bin_integrals, fit_background
 from bumpfold.errors import BumpfoldInputError
-from bumpfold.search.regions import Window
+from bumpfold.regions import Window
 
 SQRT_S = 13000.0
 BINNING = Binning(2800.0, 5500.0, 100.0)
@@ -297,10 +297,24 @@ def test_sculpting_reference_is_background_the_classifiers_never_saw():
         def predict_proba(self, x):
             return np.c_[1.0 - 0.5 * np.ones(len(x)), 0.5 * np.ones(len(x))]
 
-    models = [[Constant()], [Constant()]]
-    encode = feature_encoder(["x"])
-    ideal_trained = reference_scores(table, models, WINDOW, encode, "iad", seed=1)
-    others = reference_scores(table, models, WINDOW, encode, "cathode", seed=1)
+    from bumpfold.search.range_scores import feature_encoder, reference_scores, single_fold_scorer
+
+    scorer = single_fold_scorer([[Constant()], [Constant()]], feature_encoder(["x"]))
+    ideal_trained = reference_scores(table, WINDOW, scorer, "iad", seed=1)
+    others = reference_scores(table, WINDOW, scorer, "cathode", seed=1)
     assert list(ideal_trained.mjj) == [3600.0]
     assert sorted(others.mjj) == [3450.0, 3500.0, 3600.0]
     assert (others.score == 0.5).all()
+
+
+def test_the_statistics_room_imports_no_ml_search_or_plotting():
+    """The bump hunt reads scored events: importing it pulls in none of torch, the search,
+    the ML core or plotting (they would load in every bump-hunt job otherwise)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, bumpfold.bumphunt.pipeline, bumpfold.bumphunt.summary; "
+            "print(' '.join(m for m in sys.modules if m.split('.')[0] in ('torch', 'matplotlib', 'sklearn', 'zuko') "
+            "or m.startswith(('bumpfold.search', 'bumpfold.ml', 'bumpfold.plotting', 'bumpfold.generate'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == []

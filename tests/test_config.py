@@ -181,3 +181,15 @@ def test_a_built_wheel_carries_the_config_schema(tmp_path):
     (wheel,) = tmp_path.glob("bumpfold-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "bumpfold/schemas/config.schema.yaml" in names and "bumpfold/py.typed" in names
+
+
+def test_planning_the_workflow_loads_no_heavy_library():
+    """What the Snakefile imports (config, seeds, regions) loads none of numba, awkward,
+    torch, Pythia, fastjet, uproot or pandas: every cluster job parses the Snakefile."""
+    import subprocess
+    import sys
+
+    code = ("import sys, bumpfold.config, bumpfold.seeds, bumpfold.regions; print(' '.join(m for m in sys.modules if "
+            "m.split('.')[0] in ('numba', 'awkward', 'torch', 'pythia8mc', 'pythia8', 'fastjet', 'uproot', 'pandas')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == []

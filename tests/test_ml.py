@@ -12,7 +12,7 @@ from bumpfold.ml.classifier import ClassifierSettings, fold_model_scores, kfold_
 from bumpfold.ml.flow import ConditionalFlow, FlowSettings
 from bumpfold.ml.preprocessing import LogitScaler
 from bumpfold.search.metrics import performance
-from bumpfold.search.regions import assign_folds
+from bumpfold.regions import assign_folds
 
 
 def test_logit_scaler_round_trip_and_jacobian():

@@ -13,7 +13,7 @@ from bumpfold.errors import BumpfoldInputError
 from bumpfold.ml.flow import ConditionalFlow
 from bumpfold.search import pipeline, results
 from bumpfold.search.datasets import SplitSettings, build_datasets
-from bumpfold.search.regions import Window
+from bumpfold.regions import Window
 from bumpfold.skim import COLUMNS
 
 WINDOW = Window(3300.0, 3700.0, 2800.0, 5500.0)

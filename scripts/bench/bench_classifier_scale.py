@@ -28,7 +28,7 @@ from report import emit  # scripts/bench/report.py
 from bumpfold.config import load_config
 from bumpfold.search import pipeline
 from bumpfold.search.metrics import performance
-from bumpfold.search.regions import windows_from_config
+from bumpfold.regions import windows_from_config
 
 
 def _score(run: str, config_path: str, injection: int, method: str, kind: str, seed: int) -> dict:

@@ -21,7 +21,7 @@ from report import emit  # scripts/bench/report.py
 
 from bumpfold.config import load_config
 from bumpfold.search import pipeline, results
-from bumpfold.search.regions import windows_from_config
+from bumpfold.regions import windows_from_config
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ import yaml
 
 from bumpfold.ml.flow import ConditionalFlow
 from bumpfold.search import pipeline
-from bumpfold.search.regions import windows_from_config
+from bumpfold.regions import windows_from_config
 from bumpfold.unfold.omnifold import initial_state, omnifold_iteration
 from bumpfold.unfold.pipeline import load_inputs, member_data, settings_from_config
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from bumpfold.bumphunt.pipeline import SignalSample, hunt
 from bumpfold.bumphunt.spectrum import Binning, bin_integrals
-from bumpfold.search.regions import Window
+from bumpfold.regions import Window
 
 SQRT_S = 13000.0
 BINNING = Binning(2800.0, 5500.0, 100.0)

@@ -58,7 +58,7 @@ def _mjj_edges(results: str) -> list[str]:
     the logit-space KDE used now against a linear KDE cut to the window (the former)."""
     from scipy.stats import gaussian_kde
 
-    from bumpfold.search.regions import Window
+    from bumpfold.regions import Window
     from bumpfold.search.sampling import sample_mjj
 
     table = pd.read_parquet(f"{results}/search/inj0/datasets.parquet")

@@ -13,7 +13,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from bumpfold.config import load_config, process_id, process_spec, production_config, selection, validate_config
+from bumpfold.config import load_config, process_id, validate_config
+from bumpfold.settings import process_spec, production_config, selection
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.io.atomic import write_json
 from bumpfold.logs import job_logging

@@ -1,10 +1,11 @@
-# Bump hunt: per injection, SR window and selection (a search method, or "inclusive"), the
-# dijet fit and the pyhf models of every efficiency and signal model; then the scan summary.
+# Bump hunt: per injection, SR window and selection (a search method, or "inclusive"), from
+# the events that rule score_range (search.smk) scored over the m_jj range, the dijet fit and
+# the pyhf models of every efficiency and signal model (statistics only); then the summary.
 BUMPHUNT_DIR = "results/bumphunt/inj{injection}/{window}"
 
 
 rule bumphunt_window:
-    """Score all events in range, select, fit the background outside the window, pyhf inside."""
+    """Select, fit the background outside the window, pyhf inside; the window's plot."""
     input:
         unpack(bumphunt_inputs),
     output:
@@ -21,9 +22,7 @@ rule bumphunt_window:
         bumphunt=config["bumphunt"],
         window=lambda wc: WINDOWS[wc.window],
         sqrt_s=config["generation"]["sqrt_s"],
-        injected_model=SEARCH["signal"],
         luminosity=declared_luminosity(),
-        seed=lambda wc: step_seed(config["seed"], "bumphunt", wc.injection, wc.window, wc.selection),
     threads: 1
     resources:
         mem_mb=1500,

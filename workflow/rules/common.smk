@@ -4,7 +4,7 @@ from pathlib import Path
 
 from bumpfold.config import search_methods, validate_config
 from bumpfold.seeds import step_seed
-from bumpfold.search.regions import Window, windows_from_config
+from bumpfold.regions import Window, windows_from_config
 
 # Validates against workflow/schemas/config.schema.yaml (the package's schema), fills
 # defaults, and checks what a schema cannot (SR inside the m_jj range, dataset -> process).
@@ -76,7 +76,7 @@ SEARCH_KEYS = {
     "flow": WINDOW_KEYS + ("flow", "classifier", "device"),
     "samples": WINDOW_KEYS + ("oversampling", "classifier", "device"),  # the interpolation closure trains
     "score": WINDOW_KEYS + ("classifier", "device", "cwola_sideband_width", "oversampling"),
-    "bumphunt": ("features", "split", "data"),
+    "bumphunt": ("split", "data"),
 }
 
 
@@ -102,22 +102,31 @@ def score_inputs(wildcards):
     return inputs
 
 
-def bumphunt_inputs(wildcards):
-    """The window's data sets; for a method's selection its scores, models and thresholds;
-    every signal model's skim and cutflow; the background cutflow (luminosity), if any."""
+def range_score_inputs(wildcards):
+    """The window's data sets; for a method's selection its SR scores and fold classifiers
+    (LaCATHODE: and the sideband flow); every signal model's skim and cutflow."""
     search_dir = f"results/search/inj{wildcards.injection}/{wildcards.window}"
     inputs = {"datasets": f"results/search/inj{wildcards.injection}/datasets.parquet"}
-    if SEARCH["background"] is not None:
-        inputs["background_cutflow"] = f"results/skim/{SEARCH['background']}.cutflow.json"
     if wildcards.selection != "inclusive":
         inputs["scores"] = f"{search_dir}/scores/{wildcards.selection}.parquet"
         inputs["models"] = f"{search_dir}/models/{wildcards.selection}.pkl"
-        inputs["thresholds"] = f"{search_dir}/selection/{wildcards.selection}.json"
     if wildcards.selection == "lacathode":
         inputs["flow"] = f"{search_dir}/flow.pt"
     for model in BUMPHUNT["signal_models"]:
         inputs[f"signal_{model}"] = f"results/skim/{model}.parquet"
         inputs[f"cutflow_{model}"] = f"results/skim/{model}.cutflow.json"
+    return inputs
+
+
+def bumphunt_inputs(wildcards):
+    """The selection's scored events over the range and its thresholds; the background
+    cutflow (luminosity), if any."""
+    search_dir = f"results/search/inj{wildcards.injection}/{wildcards.window}"
+    inputs = {"range_scores": f"{search_dir}/range/{wildcards.selection}.parquet"}
+    if SEARCH["background"] is not None:
+        inputs["background_cutflow"] = f"results/skim/{SEARCH['background']}.cutflow.json"
+    if wildcards.selection != "inclusive":
+        inputs["thresholds"] = f"{search_dir}/selection/{wildcards.selection}.json"
     return inputs
 
 

@@ -231,3 +231,30 @@ rule search_summary:
         "../../envs/bumpfold.yaml"
     script:
         "../../scripts/search_summary.py"
+
+
+rule score_range:
+    """Score the data in the whole m_jj range, the unseen background simulation and each
+    signal model with the selection's classifiers: what the bump hunt reads."""
+    input:
+        unpack(range_score_inputs),
+    output:
+        "results/search/inj{injection}/{window}/range/{selection}.parquet",
+    log:
+        "logs/score_range/inj{injection}_{window}_{selection}.log",
+    benchmark:
+        "benchmarks/score_range/inj{injection}_{window}_{selection}.tsv"
+    params:
+        features=SEARCH["features"],
+        window=lambda wc: WINDOWS[wc.window],
+        signal_models=BUMPHUNT["signal_models"],
+        injected_model=SEARCH["signal"],
+        seed=lambda wc: step_seed(config["seed"], "bumphunt", wc.injection, wc.window, wc.selection),
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=10,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/score_range.py"

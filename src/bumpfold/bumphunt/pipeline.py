@@ -1,21 +1,18 @@
-"""The bump hunt of one window and one selection, CASE-like, from the search outputs.
+"""The bump hunt of one window and one selection, CASE-like, from scored events.
 
-1. Score every data event in the m_jj range with the window's classifiers: SR events keep
-   their out-of-fold scores; SB events are scored by one fold's classifier each (random
-   folds), so their score distribution matches the SR's and a fixed cut keeps the same
-   background efficiency on both sides (the mean of all folds would be narrower). The
-   supervised classifier never trained on SR data, whose stored scores are therefore the
-   mean of its folds: its bump hunt is a benchmark with that caveat.
-2. For each efficiency: keep the events above the cut that selects that fraction of the
+Reads the table of ``bumpfold.search.range_scores`` (every data event in the m_jj range, the
+unseen background simulation and each signal model's events, one score each) and the
+selection's thresholds; needs no classifier (numpy, scipy, pyhf only).
+
+1. For each efficiency: keep the events above the cut that selects that fraction of the
    SR data (the thresholds of the ``select`` step); ``inclusive`` keeps everything.
-3. Fit the dijet function to the selected spectrum outside the window (F-test). With
+2. Fit the dijet function to the selected spectrum outside the window (F-test). With
    ``bumphunt.sculpting_correction``, correct it in the window by the selection's
-   efficiency step measured on independent background simulation (the ``ideal`` and the
-   labelled test background; for IAD and supervised, which trained on the ideal events,
-   the test background alone); see bumpfold.bumphunt.sculpting.
-4. For each signal model: the template of its events passing the same cut, normalised to
-   sigma x B = 1 fb in the pseudo-data's equivalent luminosity; pyhf gives mu_hat, the
-   local significance and the CLs limits (bumpfold.bumphunt.model).
+   efficiency step measured on the independent background simulation (the ``reference``
+   sample); see bumpfold.bumphunt.sculpting.
+3. For each signal model: the template of its events passing the same cut, normalised to
+   sigma x B = 1 fb in the data's luminosity (or to one event without one); pyhf gives
+   mu_hat, the local significance and the CLs limits (bumpfold.bumphunt.model).
 A failed fit or an empty template is reported in the result with its reason, never as a
 number.
 """
@@ -25,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,16 +34,13 @@ from bumpfold.bumphunt.model import WindowCounts, infer
 from bumpfold.bumphunt.sculpting import Sculpting, measure_sculpting
 from bumpfold.bumphunt.spectrum import Binning, DijetFit, fit_background
 from bumpfold.errors import BumpfoldInputError
-from bumpfold.io import safe_pickle
 from bumpfold.io.atomic import write_json
-from bumpfold.ml.classifier import fold_model_scores
-from bumpfold.search.methods import DEFAULT_UNSEEN_BACKGROUND_ROLES, UNSEEN_BACKGROUND_ROLES
-from bumpfold.search.regions import Window, assign_folds
+from bumpfold.regions import Window
 
 log = logging.getLogger(__name__)
 
 INCLUSIVE = "inclusive"
-Encoder = Callable[[pd.DataFrame], NDArray[np.float64]]
+DATA, REFERENCE = "data", "reference"  # the samples of a range-scores table besides the signal models
 
 
 @dataclass
@@ -79,80 +72,6 @@ def data_luminosity_fb(*, declared_fb: float | None, background_cutflow: str | P
     if observed or background_cutflow is None:
         return None
     return luminosity_fb(background_cutflow, data_fraction)
-
-
-def signal_sample(name: str, table_path: str | Path, cutflow_path: str | Path, *,
-                  datasets: pd.DataFrame | None = None) -> SignalSample:
-    """A signal model's skimmed events. For the injected model (``datasets`` given) only its
-    labelled-test events, which no method trained on, scaled to their share of the sample."""
-    info = json.loads(Path(cutflow_path).read_text()).get("generator")
-    if not info or not info.get("n_generated", 0) > 0:
-        raise BumpfoldInputError(f"signal model {name}: {cutflow_path} has no generated-event count "
-                                 "(signal models must be generated processes)")
-    table = pd.read_parquet(table_path)
-    if datasets is None:
-        return SignalSample(name, table, info["n_generated"])
-    test = datasets[(datasets.is_signal == 1) & (datasets.role == "test")]
-    return SignalSample(name, test, info["n_generated"] * len(test) / len(table))
-
-
-def _load_models(path: str | Path, window: Window) -> list[list]:
-    payload = safe_pickle.load(path, what="the fold classifiers of a method")
-    if not isinstance(payload, dict) or payload.get("window") != window.name or \
-            not isinstance(payload.get("models"), list):
-        raise BumpfoldInputError(f"{path}: not the fold classifiers of window {window.name} "
-                                 "(the bump hunt needs a classifier method, not ANODE)")
-    return payload["models"]
-
-
-def feature_encoder(features: list[str], flow_path: str | Path | None = None) -> Encoder:
-    """Events -> classifier inputs: the features, or (LaCATHODE, ``flow_path`` given) their
-    latent image under the window's sideband flow at each event's own m_jj."""
-    if flow_path is None:
-        return lambda rows: rows[features].to_numpy(np.float64)
-    from bumpfold.ml.flow import ConditionalFlow
-    from bumpfold.search.methods import latent_encoder
-
-    return latent_encoder(features, ConditionalFlow.load(flow_path))
-
-
-def data_scores(datasets: pd.DataFrame, scores: pd.DataFrame, models: list[list], window: Window,
-                encode: Encoder, seed: int) -> pd.DataFrame:
-    """Data events in the m_jj range with a score each (see the module docstring)."""
-    data = datasets[(datasets.role == "data").to_numpy() & window.in_range(datasets.mjj.to_numpy())]
-    in_sr = window.in_sr(data.mjj.to_numpy())
-    sr_scores = scores[scores.set == "data"]
-    if len(sr_scores) != in_sr.sum():
-        raise BumpfoldInputError(f"window {window.name}: {len(sr_scores)} scored SR data events but the data set "
-                                 f"has {in_sr.sum()} (scores from another data set?)")
-    score = np.empty(len(data))
-    score[in_sr] = sr_scores.score.to_numpy()
-    sb = data[~in_sr]
-    score[~in_sr] = single_fold_scores(models, encode, sb, seed)
-    return data[["mjj", "is_signal"]].assign(score=score)
-
-
-def single_fold_scores(models: list[list], encode: Encoder, rows: pd.DataFrame, seed: int) -> NDArray[np.float64]:
-    """Each event scored by one random fold's ensemble: for events that ensemble never
-    trained on, distributed like out-of-fold scores (CWoLa's sideband strips excepted)."""
-    return fold_model_scores(models, encode(rows), assign_folds(len(rows), len(models), seed))
-
-
-def template_scores(sample: SignalSample, models: list[list] | None, encode: Encoder,
-                    seed: int) -> NDArray[np.float64]:
-    if models is None:
-        return np.ones(len(sample.table))
-    return single_fold_scores(models, encode, sample.table, seed)
-
-
-def reference_scores(datasets: pd.DataFrame, models: list[list], window: Window, encode: Encoder, selection: str,
-                     seed: int) -> pd.DataFrame:
-    """Background simulation in the m_jj range that ``selection``'s classifiers never saw,
-    scored like the sideband data: what the sculpting correction measures."""
-    roles = UNSEEN_BACKGROUND_ROLES.get(selection, DEFAULT_UNSEEN_BACKGROUND_ROLES)
-    rows = datasets[datasets.role.isin(roles).to_numpy() & (datasets.is_signal == 0).to_numpy()
-                    & window.in_range(datasets.mjj.to_numpy())]
-    return rows[["mjj"]].assign(score=single_fold_scores(models, encode, rows, seed))
 
 
 def _window_counts(name: str, counts: NDArray, fit: DijetFit, edges: NDArray, window: NDArray[np.bool_],
@@ -250,39 +169,37 @@ def write_workspaces(workspaces: dict[str, dict], directory: str | Path) -> None
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_window(*, datasets: str | Path, scores: str | Path | None, models: str | Path | None,
-               thresholds: str | Path | None, flow: str | Path | None = None, signal_models: dict[str, tuple[str, str]],
-               injected_model: str | None, background_cutflow: str | Path | None, window: Window, selection: str,
-               injection: int, search: dict[str, Any], bumphunt: dict[str, Any], sqrt_s: float, seed: int,
-               output: str | Path, workspaces: str | Path, plot: str | Path,
-               declared_luminosity_fb: float | None = None) -> list[dict]:
-    """The rule's whole job: score, select, fit, infer; write the rows, workspaces and plot."""
-    from bumpfold.plotting.bumphunt import plot_window_spectra
+def signal_samples(ranged: pd.DataFrame, names: list[str]) -> dict[str, SignalSample]:
+    """Each signal model's scored events (mjj, score) and the generated-event count they stand for."""
+    samples = {}
+    for name in names:
+        rows = ranged[ranged["sample"] == name]
+        if len(rows) == 0 or not rows.n_generated.iloc[0] > 0:
+            raise BumpfoldInputError(f"signal model {name}: no scored events with a generated-event count "
+                                     "(range scores from another configuration?)")
+        samples[name] = SignalSample(name, rows[["mjj", "score"]].reset_index(drop=True), float(rows.n_generated.iloc[0]))
+    return samples
 
-    table = pd.read_parquet(datasets)
-    encode = feature_encoder(list(search["features"]), flow)
+
+def run_window(*, range_scores: str | Path, thresholds: str | Path | None, signal_models: list[str],
+               background_cutflow: str | Path | None, window: Window, selection: str, injection: int,
+               search: dict[str, Any], bumphunt: dict[str, Any], sqrt_s: float, output: str | Path,
+               workspaces: str | Path, declared_luminosity_fb: float | None = None,
+               ) -> tuple[list[dict], dict[str, dict], Binning]:
+    """The rule's whole job: select, fit, infer; write the rows and workspaces. Returns the
+    rows, the spectra for the window's plot and the binning."""
+    ranged = pd.read_parquet(range_scores)
     binning = Binning(window.range_low, window.range_high, bumphunt["bin_width"])
     lumi = data_luminosity_fb(declared_fb=declared_luminosity_fb, background_cutflow=background_cutflow,
                               data_fraction=search["split"]["data_fraction"], observed=search.get("data") is not None)
-    samples = {name: signal_sample(name, t, c, datasets=table if name == injected_model else None)
-               for name, (t, c) in signal_models.items()}
-    if selection == INCLUSIVE:
-        fold_models = None
-        data = table[(table.role == "data").to_numpy() & window.in_range(table.mjj.to_numpy())][["mjj", "is_signal"]]
-        data = data.assign(score=1.0)
-        cuts = {"1": 1.0}
-    else:
-        fold_models = _load_models(models, window)
-        data = data_scores(table, pd.read_parquet(scores), fold_models, window, encode, seed)
-        cuts = json.loads(Path(thresholds).read_text())["thresholds"]
+    data = ranged[ranged["sample"] == DATA][["mjj", "is_signal", "score"]].reset_index(drop=True)
+    cuts = {"1": 1.0} if selection == INCLUSIVE else json.loads(Path(thresholds).read_text())["thresholds"]
     reference, note = None, None
-    if fold_models is not None and bumphunt["sculpting_correction"]:
-        # its own fold assignment: independent of the data's and the templates' (seed + 1 + i)
-        reference = reference_scores(table, fold_models, window, encode, selection, seed + 1000)
+    if selection != INCLUSIVE and bumphunt["sculpting_correction"]:
+        reference = ranged[ranged["sample"] == REFERENCE][["mjj", "score"]].reset_index(drop=True)
         if len(reference) == 0:  # observed data without background simulation
             reference, note = None, "not applied: no background simulation"
-    signals = {name: (s, template_scores(s, fold_models, encode, seed + 1 + i))
-               for i, (name, s) in enumerate(samples.items())}
+    signals = {name: (s, s.table.score.to_numpy()) for name, s in signal_samples(ranged, signal_models).items()}
     rows, specs, spectra = hunt(data, cuts, signals, window=window, binning=binning, lumi_fb=lumi,
                                 fit=bumphunt["fit"], sqrt_s=sqrt_s, cl=bumphunt["cl"],
                                 min_signal_mc=bumphunt["min_signal_mc"], label=selection, reference=reference)
@@ -291,7 +208,5 @@ def run_window(*, datasets: str | Path, scores: str | Path | None, models: str |
         if note is not None:
             row["sculpting"] = note
     write_workspaces(specs, workspaces)
-    plot_window_spectra(spectra, binning, window, f"{selection}, {window.name}, {injection} injected", plot)
     write_json({"rows": rows}, output)
-    return rows
-
+    return rows, spectra, binning

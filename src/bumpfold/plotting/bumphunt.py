@@ -8,7 +8,7 @@ import numpy as np
 
 from bumpfold.bumphunt.spectrum import Binning
 from bumpfold.plotting.common import new_figure, panel_row, save_figure
-from bumpfold.search.regions import Window
+from bumpfold.regions import Window
 
 
 def plot_window_spectra(spectra: dict[str, dict], binning: Binning, window: Window, title: str,

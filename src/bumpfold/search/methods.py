@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.ml.classifier import ClassifierSettings, FoldResult, check_folds, combine_folds, train_fold
-from bumpfold.search.regions import Window, assign_folds
+from bumpfold.regions import Window, assign_folds
 
 if TYPE_CHECKING:  # torch only where a flow is trained
     from bumpfold.ml.flow import ConditionalFlow, FlowSettings

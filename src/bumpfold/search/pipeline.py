@@ -21,7 +21,7 @@ from bumpfold.ml.classifier import ClassifierSettings, kfold_scores, mlp_options
 from bumpfold.search import methods
 from bumpfold.search.datasets import SplitSettings, build_datasets
 from bumpfold.search.metrics import performance
-from bumpfold.search.regions import Window, assign_folds
+from bumpfold.regions import Window, assign_folds
 from bumpfold.search.sampling import sample_sr
 from bumpfold.skim import check_finite
 

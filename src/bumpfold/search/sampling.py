@@ -11,7 +11,7 @@ from scipy.special import expit, logit
 from scipy.stats import gaussian_kde
 
 from bumpfold.errors import BumpfoldInputError
-from bumpfold.search.regions import Window
+from bumpfold.regions import Window
 
 if TYPE_CHECKING:
     from bumpfold.ml.flow import ConditionalFlow
