@@ -21,6 +21,7 @@ run: install
 	$(BIN)/snakemake --cores $(CORES)
 
 test: install
+	$(BIN)/ruff check src
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -2,8 +2,8 @@
 
 from bumpfold.bumphunt.summary import summarize
 from bumpfold.logs import job_logging
-from bumpfold.provenance import provenance, stamp
 from bumpfold.plotting.bumphunt import plot_limits, plot_significance_by_window
+from bumpfold.provenance import provenance, stamp
 
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     o = snakemake.output  # noqa: F821

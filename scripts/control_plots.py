@@ -3,8 +3,8 @@
 import pandas as pd
 
 from bumpfold.logs import job_logging
-from bumpfold.provenance import provenance, stamp
 from bumpfold.plotting.control import plot_control
+from bumpfold.provenance import provenance, stamp
 
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     tables = {name: pd.read_parquet(path) for name, path in

@@ -3,8 +3,8 @@
 import pandas as pd
 
 from bumpfold.logs import job_logging
-from bumpfold.provenance import provenance, stamp
 from bumpfold.plotting.search import plot_roc_sic
+from bumpfold.provenance import provenance, stamp
 from bumpfold.search.results import evaluate
 
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)

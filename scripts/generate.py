@@ -1,8 +1,8 @@
 """Snakemake glue for rule generate: one chunk of one process."""
 
-from bumpfold.settings import process_spec, production_config
 from bumpfold.generate.production import produce_chunk
 from bumpfold.logs import job_logging
+from bumpfold.settings import process_spec, production_config
 
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     params = snakemake.params  # noqa: F821

@@ -2,8 +2,8 @@
 
 from bumpfold.config import skipped_methods
 from bumpfold.logs import job_logging
-from bumpfold.provenance import provenance, stamp
 from bumpfold.plotting.search import plot_sic_vs_injection
+from bumpfold.provenance import provenance, stamp
 from bumpfold.search.results import summarize
 
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)

@@ -1,8 +1,8 @@
 """Snakemake glue for rule skim: selection + feature table of one dataset."""
 
-from bumpfold.settings import selection
 from bumpfold.logs import job_logging
 from bumpfold.provenance import provenance, stamp
+from bumpfold.settings import selection
 from bumpfold.skim import skim_dataset, write_table
 
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)

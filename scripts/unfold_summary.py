@@ -1,8 +1,8 @@
 """Snakemake glue for rule unfold_summary."""
 
 from bumpfold.logs import job_logging
-from bumpfold.provenance import provenance, stamp
 from bumpfold.plotting.unfold import plot_convergence, plot_unfolded
+from bumpfold.provenance import provenance, stamp
 from bumpfold.unfold.pipeline import summarize
 
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)

@@ -193,3 +193,26 @@ def test_planning_the_workflow_loads_no_heavy_library():
             "m.split('.')[0] in ('numba', 'awkward', 'torch', 'pythia8mc', 'pythia8', 'fastjet', 'uproot', 'pandas')))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert loaded == []
+
+
+def test_the_schema_offers_the_registrys_methods():
+    """One list of methods: the schema's enums are the registry's (all methods for the
+    search, the classifier methods for the bump hunt's selections)."""
+    from bumpfold.registry import CLASSIFIER_METHODS, METHODS
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())["properties"]
+    assert schema["search"]["properties"]["methods"]["items"]["enum"] == list(METHODS)
+    assert schema["bumphunt"]["properties"]["methods"]["items"]["enum"] == list(CLASSIFIER_METHODS)
+
+
+def test_config_readme_is_generated_from_the_schema():
+    """config/README.md lists the schema's keys: regenerate it when the schema changes
+    (.venv/bin/python scripts/config_keys.py > config/README.md)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT as root
+
+    printed = subprocess.run([sys.executable, str(root / "scripts" / "config_keys.py")], capture_output=True,
+                             text=True, check=True).stdout
+    assert printed == (root / "config" / "README.md").read_text()

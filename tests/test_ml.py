@@ -11,8 +11,8 @@ from bumpfold.errors import BumpfoldInputError
 from bumpfold.ml.classifier import ClassifierSettings, fold_model_scores, kfold_scores
 from bumpfold.ml.flow import ConditionalFlow, FlowSettings
 from bumpfold.ml.preprocessing import LogitScaler
-from bumpfold.search.metrics import performance
 from bumpfold.regions import assign_folds
+from bumpfold.search.metrics import performance
 
 
 def test_logit_scaler_round_trip_and_jacobian():

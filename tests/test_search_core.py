@@ -8,8 +8,8 @@ from sklearn.metrics import roc_auc_score
 
 from bumpfold.config import validate_config
 from bumpfold.errors import BumpfoldInputError
-from bumpfold.search.metrics import performance
 from bumpfold.regions import Window, assign_folds, windows_from_config
+from bumpfold.search.metrics import performance
 
 
 def test_windows_partition_the_range():

@@ -11,9 +11,9 @@ import pytest
 from bumpfold.config import validate_config
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.ml.flow import ConditionalFlow
+from bumpfold.regions import Window
 from bumpfold.search import pipeline, results
 from bumpfold.search.datasets import SplitSettings, build_datasets
-from bumpfold.regions import Window
 from bumpfold.skim import COLUMNS
 
 WINDOW = Window(3300.0, 3700.0, 2800.0, 5500.0)
@@ -224,6 +224,10 @@ def test_observed_data_never_has_its_truth_read(tables, search_config, tmp_path)
                                    closure=_closure(tmp_path), interpolation=_interpolation(tmp_path),
                                    output=tmp_path / "m.json")
     assert metrics["methods"]["cwola"]["status"] == "no truth: not evaluated"
+    assert metrics["methods"]["cwola"]["n_signal_sr_true"] is None  # unknown, not zero
+    (tmp_path / "metrics").mkdir()
+    (row,) = results.summarize([tmp_path / "m.json"], tmp_path / "metrics" / "summary.json")
+    assert row["s_over_b"] is None and row["s_over_sqrt_b"] is None
 
 
 def _closure(tmp_path):

@@ -372,7 +372,7 @@ def test_a_black_box_runs_blind_to_limits_in_events(finished_run, tmp_path):
     summary = json.loads((run / "results" / "search" / "summary.json").read_text())
     assert summary["skipped"] == {"iad": "no background simulation", "supervised": "no background or signal simulation"}
     assert {r["method"] for r in summary["rows"]} == {"cathode", "lacathode", "cwola", "anode"}
-    assert all(r["status"] == "no truth: not evaluated" for r in summary["rows"])
+    assert all(r["status"] == "no truth: not evaluated" and r["s_over_b"] is None for r in summary["rows"])
     datasets = pd.read_parquet(run / "results" / "search" / "inj0" / "datasets.parquet")
     assert set(datasets.role) == {"data"} and (datasets.is_signal == -1).all()
     rows = json.loads((run / "results" / "bumphunt" / "summary.json").read_text())["rows"]
@@ -380,7 +380,7 @@ def test_a_black_box_runs_blind_to_limits_in_events(finished_run, tmp_path):
     assert ok and all(r["limit_obs_fb"] is None and r["limit_obs_events"] > 0 for r in ok)
     assert all(r["sculpting"] == "not applied: no background simulation" for r in rows if r["selection"] == "cathode")
     page = (run / "results" / "summary.md").read_text()
-    assert "no truth" in page and "limits in signal events only" in page
+    assert "no truth" in page and "limits in signal events only" in page and "0.00%" not in page
 
 
 @pytest.mark.parametrize(("name", "jobs"), [("lhco_rd", {"skim": 2, "train_flow": 2, "generate": None}),

@@ -23,12 +23,11 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
-from report import emit  # scripts/bench/report.py
-
 from bumpfold.config import load_config
+from bumpfold.regions import windows_from_config
 from bumpfold.search import pipeline
 from bumpfold.search.metrics import performance
-from bumpfold.regions import windows_from_config
+from report import emit  # scripts/bench/report.py
 
 
 def _score(run: str, config_path: str, injection: int, method: str, kind: str, seed: int) -> dict:

@@ -17,11 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from report import emit  # scripts/bench/report.py
-
 from bumpfold.config import load_config
-from bumpfold.search import pipeline, results
 from bumpfold.regions import windows_from_config
+from bumpfold.search import pipeline, results
+from report import emit  # scripts/bench/report.py
 
 
 def main() -> None:

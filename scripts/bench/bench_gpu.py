@@ -38,8 +38,8 @@ import torch
 import yaml
 
 from bumpfold.ml.flow import ConditionalFlow
-from bumpfold.search import pipeline
 from bumpfold.regions import windows_from_config
+from bumpfold.search import pipeline
 from bumpfold.unfold.omnifold import initial_state, omnifold_iteration
 from bumpfold.unfold.pipeline import load_inputs, member_data, settings_from_config
 

@@ -37,9 +37,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-from report import emit  # scripts/bench/report.py
 
 from bumpfold.io.lhco import lhco_frame_from_nanoaod
+from report import emit  # scripts/bench/report.py
 
 REPO = Path(__file__).resolve().parents[2]
 SIGNAL_PROCESS = "wprime_3500_500_100"

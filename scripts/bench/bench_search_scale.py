@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from report import emit  # scripts/bench/report.py
 
 from bumpfold.config import validate_config
-from bumpfold.search import pipeline
 from bumpfold.regions import windows_from_config
+from bumpfold.search import pipeline
+from report import emit  # scripts/bench/report.py
 
 PUBLISHED = {"supervised": 17.7, "iad": 15.1, "cathode": 14.0, "cwola": 10.8, "anode": 6.5}
 METHODS = ["supervised", "iad", "cathode", "cwola", "anode"]

@@ -32,12 +32,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from report import emit  # scripts/bench/report.py
 from threadpoolctl import threadpool_limits
 
 from bumpfold.unfold.metrics import triangular_discriminator, weighted_histogram
 from bumpfold.unfold.omnifold import OmniFoldSettings, run_omnifold
 from bumpfold.unfold.pipeline import load_inputs
+from report import emit  # scripts/bench/report.py
 
 # The driver run by the TensorFlow interpreter: the package's documented API (DataLoader,
 # MLP, MultiFold.Unfold); NaN observables of a level an event does not pass are set to 0

@@ -21,6 +21,7 @@ import awkward as ak
 import numpy as np
 import pandas as pd
 import uproot
+
 from report import emit  # noqa: E402  (scripts/bench/report.py)
 
 
@@ -42,7 +43,7 @@ def _fidelity(results: str, qcd: pd.DataFrame, sig: pd.DataFrame, m_high: pd.Ser
         selected = ak.to_numpy((ak.num(pt) >= 2) & (ak.fill_none(ak.max(pt, axis=1), 0) > 1200.0))
         pthat.append(ak.to_numpy(ev.Generator_binvar)[selected])
     pthat = np.concatenate(pthat)
-    return [*_mjj_edges(results), 
+    return [*_mjj_edges(results),
         f"| SR QCD lighter jet: tau21 > 1 / > 0.8 / max ({len(sr_q)} events) | {100 * (sr_q.tau21_low > 1).mean():.2f} % / "
         f"{100 * (sr_q.tau21_low > 0.8).mean():.1f} % / {sr_q.tau21_low.max():.3f} | reference 0 % / 9.0 % / 0.98 |",
         f"| SR signal: heavier jet below 300 GeV ({int(sr_s.sum())} events) | {100 * (m_high[sr_s] < 300).mean():.1f} % | "

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bumpfold.config import load_config, process_id, validate_config
-from bumpfold.settings import process_spec, production_config, selection
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.io.atomic import write_json
 from bumpfold.logs import job_logging
+from bumpfold.settings import process_spec, production_config, selection
 
 
 def _config(path: str | None) -> dict:
@@ -71,11 +71,13 @@ def _validate(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     if args.resolved:
         write_json(config, args.resolved)
-    print(f"{args.config}: valid" + (f"; resolved config (defaults filled in) -> {args.resolved}" if args.resolved else ""))
+    resolved = f"; resolved config (defaults filled in) -> {args.resolved}" if args.resolved else ""
+    print(f"{args.config}: valid{resolved}")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bumpfold", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="bumpfold", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="one chunk of Pythia 8 events -> NanoAOD-like ROOT")

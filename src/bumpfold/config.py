@@ -13,6 +13,7 @@ import jsonschema
 import yaml
 
 from bumpfold.errors import BumpfoldInputError
+from bumpfold.registry import METHODS
 
 SCHEMA_PATH = Path(str(files("bumpfold") / "schemas" / "config.schema.yaml"))
 
@@ -95,7 +96,8 @@ def _check_values(config: dict[str, Any]) -> None:
         raise BumpfoldInputError(f"config key 'regions.mjj_range': low {low} must be below high {high}")
     for i, (sr_low, sr_high) in enumerate(config["regions"]["signal_regions"]):
         if not sr_low < sr_high:
-            raise BumpfoldInputError(f"config key 'regions.signal_regions[{i}]': low {sr_low} must be below high {sr_high}")
+            raise BumpfoldInputError(
+                f"config key 'regions.signal_regions[{i}]': low {sr_low} must be below high {sr_high}")
         if sr_low <= low or sr_high >= high:
             raise BumpfoldInputError(
                 f"config key 'regions.signal_regions[{i}]': SR [{sr_low}, {sr_high}] must lie inside "
@@ -109,15 +111,11 @@ def _check_values(config: dict[str, Any]) -> None:
     _check_unfold(config)
 
 
-# what each method needs besides the data: background simulation (the idealised detector's
-# sample) and signal simulation (the supervised classifier's)
-METHOD_NEEDS = {"iad": ("background",), "supervised": ("background", "signal")}
-
-
 def skipped_methods(search: dict[str, Any]) -> dict[str, str]:
-    """The configured methods that cannot run with the search's datasets, and why."""
-    return {m: f"no {' or '.join(k for k in METHOD_NEEDS[m] if search[k] is None)} simulation"
-            for m in search["methods"] if m in METHOD_NEEDS and any(search[k] is None for k in METHOD_NEEDS[m])}
+    """The configured methods that cannot run with the search's datasets (the simulation
+    roles the registry says they need), and why."""
+    missing = {m: [role for role in METHODS[m].needs if search[role] is None] for m in search["methods"]}
+    return {m: f"no {' or '.join(roles)} simulation" for m, roles in missing.items() if roles}
 
 
 def search_methods(search: dict[str, Any]) -> list[str]:
@@ -135,7 +133,8 @@ def _check_search_roles(config: dict[str, Any]) -> None:
     for key in ("data", "background", "signal"):
         if search[key] is not None and search[key] not in config["datasets"]:
             raise BumpfoldInputError(
-                f"config key 'search.{key}': dataset {search[key]!r} is not in datasets ({', '.join(config['datasets'])})")
+                f"config key 'search.{key}': dataset {search[key]!r} is not in datasets "
+                f"({', '.join(config['datasets'])})")
     if search["data"] is None:
         for key in ("background", "signal"):
             if search[key] is None:
@@ -143,7 +142,8 @@ def _check_search_roles(config: dict[str, Any]) -> None:
                                          "a background and an injected signal; name both, or name observed data")
     elif search["signal"] is None and any(search["injections"]):
         raise BumpfoldInputError(
-            f"config key 'search.injections': {max(search['injections'])} signal events to inject into the observed data "
+            f"config key 'search.injections': {max(search['injections'])} signal events to inject into the "
+            "observed data "
             "but no signal model to take them from (search.signal is null); use injections: [0]")
     if not search_methods(search):
         raise BumpfoldInputError(f"config key 'search.methods': none can run ({skipped_methods(search)})")
@@ -183,7 +183,8 @@ def _check_unfold(config: dict[str, Any]) -> None:
                 f"config key 'unfold.{key}': process {unfold[key]!r} is not in generation.processes "
                 f"({', '.join(processes)}); the unfolding needs generated particle- and detector-level jets")
     if not unfold["data_files"] and unfold["simulation"] == unfold["data"]:
-        raise BumpfoldInputError("config key 'unfold.data': the pseudo-data must be another process than the simulation")
+        raise BumpfoldInputError(
+            "config key 'unfold.data': the pseudo-data must be another process than the simulation")
 
 
 def _check_bumphunt(config: dict[str, Any]) -> None:

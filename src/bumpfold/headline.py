@@ -33,7 +33,8 @@ def search_section(summary: dict[str, Any]) -> list[str]:
         any_row = next(iter(by_method.values()))
         values = [("no truth" if "max_sic" not in by_method[m] else f"{by_method[m]['max_sic']:.2f} "
                    f"({by_method[m]['auc']:.3f})") if m in by_method else "-" for m in methods]
-        lines.append(f"| {injection} | {window} | {100 * any_row['s_over_b']:.2f}% | {any_row['s_over_sqrt_b']:.2f} | "
+        lines.append(f"| {injection} | {window} | {_percent(any_row['s_over_b'])} | "
+                     f"{_number(any_row['s_over_sqrt_b'])} | "
                      f"{any_row['closure_auc']:.3f} / {_auc(any_row.get('interpolation_auc'))} | "
                      + " | ".join(values) + " |")
     for method, why in summary.get("skipped", {}).items():
@@ -45,12 +46,21 @@ def _auc(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
 def bumphunt_section(summary: dict[str, Any]) -> list[str]:
     """The limits table of the bump hunt (each signal model in its own window), one level down,
     and the largest local significance of each selection."""
     from bumpfold.bumphunt.summary import limits_table
 
-    lines = ["#" + limits_table(summary["rows"]).rstrip("\n"), "", "| injected | selection | largest Z local, all windows and efficiencies |",
+    lines = ["#" + limits_table(summary["rows"]).rstrip("\n"), "",
+             "| injected | selection | largest Z local, all windows and efficiencies |",
              "|---:|---|---:|"]
     largest: dict[tuple[int, str], float] = {}
     for r in summary["rows"]:
@@ -75,7 +85,8 @@ def unfold_section(summary: dict[str, Any]) -> list[str]:
         lines.append(f"| {name} | " + " | ".join(f"{o['metrics'][m]['triangular_discriminator_1e3']:.2f}"
                                                for m in methods) + " |")
     lines += ["", f"OmniFold closer to the truth than the prior on {summary['omnifold_closer_than_prior']}/"
-                  f"{len(observables)} observables, than IBU on {summary['omnifold_closer_than_ibu']}/{len(observables)}."]
+                  f"{len(observables)} observables, than IBU on "
+                  f"{summary['omnifold_closer_than_ibu']}/{len(observables)}."]
     return lines
 
 

@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 
 from bumpfold.config import search_methods, validate_config
+from bumpfold.registry import CLASSIFIER_METHODS, METHODS
 from bumpfold.seeds import step_seed
 from bumpfold.regions import Window, windows_from_config
 
@@ -18,7 +19,7 @@ BUMPHUNT_ON = SEARCH["enabled"] and BUMPHUNT["enabled"]
 UNFOLD = config["unfold"]
 WINDOWS = {w.name: w for w in windows_from_config(config["regions"])}
 # the methods whose k folds run as separate jobs (ANODE trains one flow in the SR instead)
-CLASSIFIER_METHODS = "cathode|lacathode|cwola|iad|supervised"
+CLASSIFIER_METHOD_PATTERN = "|".join(CLASSIFIER_METHODS)
 
 
 wildcard_constraints:
@@ -91,13 +92,13 @@ def search_role_inputs(wildcards):
 
 
 def score_inputs(wildcards):
-    """Every classifier method reads the data sets; CATHODE also the SR samples, LaCATHODE
-    the sideband flow."""
+    """Every classifier method reads the data sets, and the window outputs the registry names
+    (CATHODE the SR samples, LaCATHODE the sideband flow)."""
     base = f"results/search/inj{wildcards.injection}/{wildcards.window}"
     inputs = {"datasets": f"results/search/inj{wildcards.injection}/datasets.parquet"}
-    if wildcards.method == "cathode":
+    if "samples" in METHODS[wildcards.method].inputs:
         inputs["samples"] = f"{base}/samples.parquet"
-    if wildcards.method == "lacathode":
+    if "flow" in METHODS[wildcards.method].inputs:
         inputs["flow"] = f"{base}/flow.pt"
     return inputs
 
@@ -110,8 +111,8 @@ def range_score_inputs(wildcards):
     if wildcards.selection != "inclusive":
         inputs["scores"] = f"{search_dir}/scores/{wildcards.selection}.parquet"
         inputs["models"] = f"{search_dir}/models/{wildcards.selection}.pkl"
-    if wildcards.selection == "lacathode":
-        inputs["flow"] = f"{search_dir}/flow.pt"
+        if "flow" in METHODS[wildcards.selection].inputs:  # LaCATHODE: classifiers on the flow's latent space
+            inputs["flow"] = f"{search_dir}/flow.pt"
     for model in BUMPHUNT["signal_models"]:
         inputs[f"signal_{model}"] = f"results/skim/{model}.parquet"
         inputs[f"cutflow_{model}"] = f"results/skim/{model}.cutflow.json"

@@ -86,7 +86,7 @@ rule score_fold:
     output:
         f"{SEARCH_DIR}/folds/{{method}}/fold{{fold}}.pkl",
     wildcard_constraints:
-        method=CLASSIFIER_METHODS,
+        method=CLASSIFIER_METHOD_PATTERN,
     log:
         "logs/score_fold/inj{injection}_{window}_{method}_{fold}.log",
     benchmark:
@@ -116,7 +116,7 @@ rule combine_folds:
         scores=f"{SEARCH_DIR}/scores/{{method}}.parquet",
         models=f"{SEARCH_DIR}/models/{{method}}.pkl",
     wildcard_constraints:
-        method=CLASSIFIER_METHODS,
+        method=CLASSIFIER_METHOD_PATTERN,
     log:
         "logs/combine_folds/inj{injection}_{window}_{method}.log",
     benchmark:

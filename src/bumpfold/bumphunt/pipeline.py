@@ -177,7 +177,8 @@ def signal_samples(ranged: pd.DataFrame, names: list[str]) -> dict[str, SignalSa
         if len(rows) == 0 or not rows.n_generated.iloc[0] > 0:
             raise BumpfoldInputError(f"signal model {name}: no scored events with a generated-event count "
                                      "(range scores from another configuration?)")
-        samples[name] = SignalSample(name, rows[["mjj", "score"]].reset_index(drop=True), float(rows.n_generated.iloc[0]))
+        table = rows[["mjj", "score"]].reset_index(drop=True)
+        samples[name] = SignalSample(name, table, float(rows.n_generated.iloc[0]))
     return samples
 
 

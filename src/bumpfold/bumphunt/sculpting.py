@@ -1,9 +1,11 @@
 """The selection's background efficiency in the window, measured on background simulation.
 
 A classifier trained in the signal region (CATHODE, LaCATHODE) learns where the SR
-background differs from what it was contrasted with (the flow's interpolation), so a fixed cut keeps a slightly larger share of *background* inside the window
-than outside. A fit to the sidebands cannot see that step. At LHC Olympics statistics a 5 %
-step made a 4.2 sigma local excess with no signal (BENCHMARKS.md, "Sculpting correction").
+background differs from what it was contrasted with (the flow's interpolation), so a fixed
+cut keeps a slightly larger share of *background* inside the window than outside. A fit to
+the sidebands cannot see that step. At LHC Olympics statistics a 5 % step made a 4.2 sigma
+local excess with no signal (former generation; `git show 58123f7:BENCHMARKS.md`, "Bump
+hunt sculpting correction").
 
 The correction, the spurious-signal treatment of resonance searches: select an independent
 background simulation, which none of these classifiers trained on, with the same

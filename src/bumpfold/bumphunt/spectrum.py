@@ -170,7 +170,8 @@ def fit_background(counts: NDArray[np.float64], edges: NDArray[np.float64], fit_
                    name: str = "spectrum") -> DijetFit:
     """Fit the bins of ``fit_mask``; choose the number of parameters by the F-test."""
     if not 2 <= min_params <= max_params <= 5:
-        raise BumpfoldInputError(f"bumphunt.fit: need 2 <= min_params <= max_params <= 5, got {min_params}, {max_params}")
+        raise BumpfoldInputError(
+            f"bumphunt.fit: need 2 <= min_params <= max_params <= 5, got {min_params}, {max_params}")
     if not np.isfinite(counts).all() or (counts < 0).any():
         raise BumpfoldInputError(f"{name}: bin counts must be finite and >= 0")
     y = counts[fit_mask]

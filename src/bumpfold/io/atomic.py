@@ -10,7 +10,6 @@ from pathlib import Path
 
 from bumpfold.errors import BumpfoldInputError
 
-
 # the errors of a place that cannot be written (full, read-only, no permission): one message
 WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 

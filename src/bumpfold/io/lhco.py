@@ -47,7 +47,8 @@ def _read_frame(path: Path, key: str | None) -> pd.DataFrame:
                 if len(keys) != 1:
                     found = ", ".join(keys) or "nothing"
                     raise BumpfoldInputError(
-                        f"{path}: expected one pandas object, found {len(keys)} ({found}); name one with --key (bumpfold lhco) or key= (read_lhco_features)")
+                        f"{path}: expected one pandas object, found {len(keys)} ({found}); name one with "
+                        "--key (bumpfold lhco) or key= (read_lhco_features)")
                 key = keys[0]
             elif key not in store:
                 raise BumpfoldInputError(f"{path}: no key {key!r} (found: {', '.join(keys) or 'nothing'})")

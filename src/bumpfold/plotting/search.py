@@ -12,7 +12,8 @@ from bumpfold.search.datasets import has_truth
 from bumpfold.search.metrics import roc_curve
 
 
-def plot_roc_sic(score_tables: dict[str, pd.DataFrame], title: str, output: str | Path, *, min_background: int = 25) -> None:
+def plot_roc_sic(score_tables: dict[str, pd.DataFrame], title: str, output: str | Path, *,
+                 min_background: int = 25) -> None:
     fig, (roc, sic) = new_figure(1, 2, figsize=(20, 9))
     judged = {m: t[t.set == "test"] for m, t in score_tables.items() if has_truth(t[t.set == "test"])}
     if not judged:  # observed data without a labelled test set
@@ -38,12 +39,17 @@ def plot_sic_vs_injection(summary: list[dict], output: str | Path) -> None:
     windows = sorted({row["window"] for row in summary})
     fig, axes = panel_row(len(windows), height=9)
     for ax, window in zip(axes, windows):
-        rows = sorted((r for r in summary if r["window"] == window), key=lambda r: r["s_over_b"])
+        # observed data: S/B unknown, nothing to place on this axis
+        rows = sorted((r for r in summary if r["window"] == window and r["s_over_b"] is not None),
+                      key=lambda r: r["s_over_b"])
+        if not rows:
+            ax.text(0.5, 0.5, "observed data: S/B unknown", ha="center", va="center", transform=ax.transAxes)
         for method in sorted({r["method"] for r in rows if "max_sic" in r}):
             pts = [(r["s_over_b"] * 100, r["max_sic"]) for r in rows if r["method"] == method and "max_sic" in r]
             ax.plot(*zip(*pts), "o-", label=method)
         ax.axhline(1.0, color="k", ls=":")
         ax.set(xlabel="S/B in the SR data [%]", ylabel="max SIC", title=window)
-        ax.legend(fontsize=16)
+        if rows:
+            ax.legend(fontsize=16)
     fig.tight_layout()
     save_figure(fig, output)

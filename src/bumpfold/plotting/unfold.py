@@ -38,7 +38,8 @@ def plot_unfolded(summary: dict[str, Any], output: str | Path, *, columns: int =
         top.stairs(o["prior"], edges, color="tab:green", ls="--", label=label("prior (simulation)", "prior"))
         top.stairs(o["ibu"], edges, color="tab:blue", label=label("IBU", "ibu"))
         if "generative" in o:
-            top.stairs(o["generative"], edges, color="tab:purple", ls=":", label=label("generative (flow)", "generative"))
+            top.stairs(o["generative"], edges, color="tab:purple", ls=":",
+                       label=label("generative (flow)", "generative"))
             bottom.stairs(np.array(o["generative"]) / safe, edges, color="tab:purple", ls=":")
         top.errorbar(centres, o["omnifold"], yerr=o["omnifold_error"], fmt="o", color="black", ms=5,
                      label=label("OmniFold", "omnifold"))

@@ -35,12 +35,6 @@ from bumpfold.regions import Window, assign_folds
 if TYPE_CHECKING:  # torch only where a flow is trained
     from bumpfold.ml.flow import ConditionalFlow, FlowSettings
 
-METHODS = ("cathode", "lacathode", "cwola", "anode", "iad", "supervised")
-CLASSIFIER_METHODS = ("cathode", "lacathode", "cwola", "iad", "supervised")
-# background simulation each method's classifiers never trained on (IAD and supervised use
-# the ideal sample): what the bump hunt's sculpting correction scores
-UNSEEN_BACKGROUND_ROLES = {"iad": ("test",), "supervised": ("test",)}
-DEFAULT_UNSEEN_BACKGROUND_ROLES = ("ideal", "test")
 
 
 @dataclass

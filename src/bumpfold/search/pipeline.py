@@ -18,10 +18,11 @@ from bumpfold.errors import BumpfoldInputError
 from bumpfold.io import safe_pickle
 from bumpfold.io.atomic import atomic_path, write_json, write_parquet
 from bumpfold.ml.classifier import ClassifierSettings, kfold_scores, mlp_options
+from bumpfold.regions import Window, assign_folds
+from bumpfold.registry import CLASSIFIER_METHODS, METHODS
 from bumpfold.search import methods
 from bumpfold.search.datasets import SplitSettings, build_datasets
 from bumpfold.search.metrics import performance
-from bumpfold.regions import Window, assign_folds
 from bumpfold.search.sampling import sample_sr
 from bumpfold.skim import check_finite
 
@@ -175,7 +176,7 @@ def classifier_task(method: str, wd: methods.WindowData, search: dict[str, Any],
     if method == "supervised":
         return methods.supervised(wd, settings, seed)
     raise BumpfoldInputError(f"method {method!r}: not a classifier method (use one of "
-                             f"{', '.join(methods.CLASSIFIER_METHODS)})")
+                             f"{', '.join(CLASSIFIER_METHODS)})")
 
 
 def score_fold(method: str, fold: int, wd: methods.WindowData, search: dict[str, Any], seed: int, *,
@@ -213,10 +214,10 @@ def score_method(method: str, wd: methods.WindowData, search: dict[str, Any], se
         from bumpfold.ml.flow import ConditionalFlow
 
         result = methods.anode(wd, ConditionalFlow.load(flow_path), flow_settings(search, seed))
-    elif method in methods.METHODS:
+    elif method in METHODS:
         result = classifier_task(method, wd, search, seed, samples_path=samples_path, flow_path=flow_path).run()
     else:
-        raise BumpfoldInputError(f"method {method!r}: use one of {', '.join(methods.METHODS)}")
+        raise BumpfoldInputError(f"method {method!r}: use one of {', '.join(METHODS)}")
     return write_scores(method, wd, result, search, output=output, models_path=models_path)
 
 

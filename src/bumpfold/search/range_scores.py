@@ -34,7 +34,7 @@ from bumpfold.errors import BumpfoldInputError
 from bumpfold.io import safe_pickle
 from bumpfold.ml.classifier import fold_model_scores
 from bumpfold.regions import Window, assign_folds
-from bumpfold.search.methods import DEFAULT_UNSEEN_BACKGROUND_ROLES, UNSEEN_BACKGROUND_ROLES
+from bumpfold.registry import method
 
 INCLUSIVE = "inclusive"
 DATA, REFERENCE = "data", "reference"
@@ -106,7 +106,7 @@ def reference_scores(datasets: pd.DataFrame, window: Window, scorer: Scorer, sel
                      seed: int) -> pd.DataFrame:
     """Background simulation in the m_jj range that ``selection``'s classifiers never saw,
     scored like the sideband data."""
-    roles = UNSEEN_BACKGROUND_ROLES.get(selection, DEFAULT_UNSEEN_BACKGROUND_ROLES)
+    roles = method(selection).unseen_background
     rows = datasets[datasets.role.isin(roles).to_numpy() & (datasets.is_signal == 0).to_numpy()
                     & window.in_range(datasets.mjj.to_numpy())]
     return rows[["mjj", "is_signal"]].assign(score=scorer(rows, seed))

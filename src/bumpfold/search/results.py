@@ -45,7 +45,9 @@ def evaluate(score_tables: dict[str, pd.DataFrame], *, window: str, injection: i
                               "methods": {}}
     for method, table in score_tables.items():
         test, data = table[table.set == "test"], table[table.set == "data"]
-        sizes = {"n_sr_data": int(len(data)), "n_signal_sr_true": int((data.is_signal == 1).sum())}
+        observed = (data.is_signal < 0).any()  # observed data: how much signal it holds is unknown
+        sizes = {"n_sr_data": int(len(data)),
+                 "n_signal_sr_true": None if observed else int((data.is_signal == 1).sum())}
         if has_truth(test):
             result["methods"][method] = {**performance(test.score.to_numpy(), test.is_signal.to_numpy()).as_dict(),
                                          **sizes}
@@ -58,15 +60,17 @@ def evaluate(score_tables: dict[str, pd.DataFrame], *, window: str, injection: i
 def summarize(metrics_files: list[str | Path], output: str | Path, *,
               skipped: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """One row per (window, injection, method) with the S/B and S/sqrt(B) that were really in the
-    SR data; ``skipped`` names the configured methods that could not run, and why."""
+    SR data (None for observed data, whose signal content is unknown); ``skipped`` names the
+    configured methods that could not run, and why."""
     rows = []
     for path in metrics_files:
         metrics = json.loads(Path(path).read_text())
         for method, r in metrics["methods"].items():
-            n_bkg = r["n_sr_data"] - r["n_signal_sr_true"]  # observed data: data less the injected signal
+            n_sig = r["n_signal_sr_true"]  # None for observed data
+            n_bkg = None if n_sig is None else max(r["n_sr_data"] - n_sig, 1)  # pseudo-data less the injected signal
             rows.append({"window": metrics["window"], "injection": metrics["injection"], "method": method,
                          "closure_auc": metrics["closure_auc"], "interpolation_auc": metrics["interpolation_auc"],
-                         "s_over_b": r["n_signal_sr_true"] / max(n_bkg, 1),
-                         "s_over_sqrt_b": r["n_signal_sr_true"] / np.sqrt(max(n_bkg, 1)), **r})
+                         "s_over_b": None if n_bkg is None else n_sig / n_bkg,
+                         "s_over_sqrt_b": None if n_bkg is None else n_sig / np.sqrt(n_bkg), **r})
     write_json({"rows": rows, "skipped": skipped or {}}, output)
     return rows

@@ -184,7 +184,8 @@ def summarize(inputs: str | Path, members: list[list[str | Path]], ibu: str | Pa
     """Per observable: normalised truth, prior, OmniFold and IBU, each the mean over the same
     ensemble members (member 0: the data, the others bootstrap replicas; uncertainty: the
     members' spread, (+) the simulation's statistics for OmniFold), with the triangular
-    discriminator (x 10^3) of each against the truth, and the convergence over iterations. ``members[m]`` lists member m's iteration files in order;
+    discriminator (x 10^3) of each against the truth, and the convergence over iterations.
+    ``members[m]`` lists member m's iteration files in order;
     ``generative`` (optional) the generative unfolding's samples (statistical errors only)."""
     job = load_inputs(inputs)
     ibu_result = json.loads(Path(ibu).read_text())
@@ -213,7 +214,8 @@ def summarize(inputs: str | Path, members: list[list[str | Path]], ibu: str | Pa
         replicas = [_normalised(np.asarray(r)) for r in ibu_result[name]["replicas"]]
         ibu_counts = np.mean(replicas, axis=0)  # the same estimator as OmniFold's
         ibu_sigma = np.std(replicas, axis=0, ddof=1) if len(replicas) > 1 else np.zeros_like(ibu_counts)
-        methods = {"prior": (prior.counts, prior.errors), "omnifold": (mean, omni_sigma), "ibu": (ibu_counts, ibu_sigma)}
+        methods = {"prior": (prior.counts, prior.errors), "omnifold": (mean, omni_sigma),
+                   "ibu": (ibu_counts, ibu_sigma)}
         if gen_samples is not None:
             flow_hist = weighted_histogram(gen_samples[:, j], bins=edges, weights=gen_weights).normalized()
             methods["generative"] = (flow_hist.counts, flow_hist.errors)

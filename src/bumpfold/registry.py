@@ -1,0 +1,39 @@
+"""The one list of anomaly-detection methods: what each trains on and which simulation it
+may use. Standard library only, so the config checks and the Snakefile read it without
+loading the search (the schema's method enums are tested against it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    trains_on: str  # in words, for docs and messages
+    classifier: bool  # k-fold classifiers, one job per fold (ANODE: two flows instead)
+    needs: tuple[str, ...] = ()  # search roles it needs besides the data: "background", "signal"
+    inputs: tuple[str, ...] = ()  # window outputs it reads besides the data sets: "samples", "flow"
+    # background simulation its classifiers never saw (the bump hunt's sculpting reference)
+    unseen_background: tuple[str, ...] = ("ideal", "test")
+
+
+METHODS: dict[str, Method] = {m.name: m for m in (
+    Method("cathode", "SR data vs. SR samples of the sideband flow", True, inputs=("samples",)),
+    Method("lacathode", "SR data vs. sideband data in the flow's latent space", True, inputs=("flow",)),
+    Method("cwola", "SR data vs. 200 GeV sideband strips", True),
+    Method("anode", "density ratio of an SR flow to the interpolated sideband flow", False, inputs=("flow",)),
+    Method("iad", "SR data vs. background simulation (the idealised detector)", True, needs=("background",),
+           unseen_background=("test",)),
+    Method("supervised", "signal vs. background simulation", True, needs=("background", "signal"),
+           unseen_background=("test",)),
+)}
+CLASSIFIER_METHODS = tuple(name for name, m in METHODS.items() if m.classifier)
+
+
+def method(name: str) -> Method:
+    """The registry entry; KeyError names the known methods."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise KeyError(f"unknown method {name!r} (known: {', '.join(METHODS)})") from None
