@@ -8,7 +8,7 @@ import sys
 
 import pandas as pd
 
-from bumpfold.skim import COLUMNS
+from bumpfold.features import COLUMNS
 
 
 def _cli(*args: str, cwd) -> subprocess.CompletedProcess:

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from bumpfold.errors import BumpfoldInputError
+from bumpfold.features import COLUMNS
 from bumpfold.io.lhco import read_lhco_features
-from bumpfold.skim import COLUMNS
 
 LHCO_COLUMNS = ["pxj1", "pyj1", "pzj1", "mj1", "tau1j1", "tau2j1", "tau3j1",
                 "pxj2", "pyj2", "pzj2", "mj2", "tau1j2", "tau2j2", "tau3j2", "label"]

@@ -10,11 +10,11 @@ import pytest
 
 from bumpfold.config import validate_config
 from bumpfold.errors import BumpfoldInputError
+from bumpfold.features import COLUMNS
 from bumpfold.ml.flow import ConditionalFlow
 from bumpfold.regions import Window
 from bumpfold.search import pipeline, results
 from bumpfold.search.datasets import SplitSettings, build_datasets
-from bumpfold.skim import COLUMNS
 
 WINDOW = Window(3300.0, 3700.0, 2800.0, 5500.0)
 

@@ -6,8 +6,8 @@ with ``DataFrame.to_hdf``) with, per event, the two leading large-R jets as
 ``px, py, pz, m, tau1, tau2, tau3`` (columns ``pxj1 ... tau3j1``, ``pxj2 ... tau3j2``, GeV);
 the R&D set adds a truth ``label`` (1 = signal, 0 = background), the black boxes have none.
 Each jet is converted to (pt, eta, phi, mass, tau1, tau2, tau3) and the table is built by
-:func:`bumpfold.skim.dijet_features`, so it has exactly the columns of
-:data:`bumpfold.skim.COLUMNS`, like a table skimmed from NanoAOD (``is_signal`` -1 where
+:func:`bumpfold.features.dijet_features`, so it has exactly the columns of
+:data:`bumpfold.features.COLUMNS`, like a table skimmed from NanoAOD (``is_signal`` -1 where
 the file has no label).
 """
 
@@ -21,7 +21,7 @@ import pandas as pd
 import tables
 
 from bumpfold.errors import BumpfoldInputError, one_line
-from bumpfold.skim import COLUMNS, check_finite, check_jet_values, dijet_features
+from bumpfold.features import COLUMNS, check_finite, check_jet_values, dijet_features
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def _jet(frame: pd.DataFrame, index: int, path: Path) -> dict[str, np.ndarray]:
 
 
 def read_lhco_features(path: str | Path, *, key: str | None = None, label: int | None = None) -> pd.DataFrame:
-    """The feature table (columns :data:`bumpfold.skim.COLUMNS`) from an LHCO features file.
+    """The feature table (columns :data:`bumpfold.features.COLUMNS`) from an LHCO features file.
 
     ``key`` is the HDF5 key; None reads the file's only object. ``is_signal`` is the
     file's label (int8), or -1 for a file without one (a black box); ``label`` keeps only

@@ -7,7 +7,7 @@ NanoEvents for the same columns takes 1.5x as long as the whole skim (BENCHMARKS
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +34,11 @@ class FatJets:
         return len(self.counts)
 
 
-def read_fatjets(path: str | Path, tree: str = "Events", *, optional: Sequence[str] = ()) -> FatJets:
-    """Read ``nFatJet``, ``FatJet_{pt,eta,phi,mass,tau1,tau2,tau3}`` and those ``optional``
-    event-level branches the file has, in one ``TTree.arrays`` call."""
+def read_branches(path: str | Path, tree: str, required: Mapping[str, str], *,
+                  optional: Sequence[str] = ()) -> dict[str, ak.Array]:
+    """The ``required`` branches (branch -> why it is needed, for the message) and those
+    ``optional`` ones the tree has, in one ``TTree.arrays`` call: the one ROOT reader of
+    the skim and the unfolding, with one set of messages naming the file and the cause."""
     import uproot
 
     path = Path(path)
@@ -49,15 +51,24 @@ def read_fatjets(path: str | Path, tree: str = "Events", *, optional: Sequence[s
                     f"{path}: no TTree {tree!r} (found: {', '.join(file.keys(cycle=False)) or 'nothing'})")
             events = file[tree]
             branches = set(events.keys())
-            missing = [b for b in REQUIRED_BRANCHES if b not in branches]
+            missing = [b for b in required if b not in branches]
             if missing:
-                raise BumpfoldInputError(f"{path}: tree {tree!r} lacks FatJet branches {', '.join(missing)}")
-            present = [b for b in optional if b in branches]
-            arrays = events.arrays(list(REQUIRED_BRANCHES) + present, how=dict)
+                reasons = sorted({required[b] for b in missing})
+                raise BumpfoldInputError(f"{path}: tree {tree!r} lacks branch {', '.join(missing)} "
+                                         f"({'; '.join(reasons)})")
+            present = [b for b in optional if b in branches and b not in required]
+            return events.arrays([*required, *present], how=dict)
     except BumpfoldInputError:
         raise
     except Exception as exc:  # uproot raises several types for non-ROOT or truncated files
         raise BumpfoldInputError(f"{path}: not a readable ROOT file ({one_line(exc)})") from exc
+
+
+def read_fatjets(path: str | Path, tree: str = "Events", *, optional: Sequence[str] = ()) -> FatJets:
+    """``nFatJet``, ``FatJet_{pt,eta,phi,mass,tau1,tau2,tau3}`` and those ``optional``
+    event-level branches the file has."""
+    arrays = read_branches(path, tree, dict.fromkeys(REQUIRED_BRANCHES, "the FatJet collection"), optional=optional)
+    present = [b for b in optional if b in arrays]
     counts = ak.to_numpy(arrays["nFatJet"]).astype(np.int64)
     columns = {}
     for field in FATJET_FIELDS:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bumpfold.errors import BumpfoldInputError
+from bumpfold.features import check_finite
 from bumpfold.io import safe_pickle
 from bumpfold.io.atomic import atomic_path, write_json, write_parquet
 from bumpfold.ml.classifier import ClassifierSettings, kfold_scores, mlp_options
@@ -24,7 +25,6 @@ from bumpfold.search import methods
 from bumpfold.search.datasets import SplitSettings, build_datasets
 from bumpfold.search.metrics import performance
 from bumpfold.search.sampling import sample_sr
-from bumpfold.skim import check_finite
 
 if TYPE_CHECKING:  # torch is imported only by the steps that train or sample flows
     from bumpfold.ml.flow import ConditionalFlow, FlowSettings

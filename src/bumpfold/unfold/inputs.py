@@ -22,7 +22,8 @@ import awkward as ak
 import numpy as np
 from numpy.typing import NDArray
 
-from bumpfold.errors import BumpfoldInputError, one_line
+from bumpfold.errors import BumpfoldInputError
+from bumpfold.io.reading import read_branches
 
 log = logging.getLogger(__name__)
 
@@ -165,25 +166,9 @@ def _needed_branches(observables: Sequence[str], prefixes: Sequence[str] = tuple
 
 
 def _read_branches(path: Path, needed: dict[str, str], extra: Sequence[str]) -> dict[str, ak.Array]:
-    import uproot
-
-    if not path.is_file():
-        raise BumpfoldInputError(f"{path}: no such file")
-    try:
-        with uproot.open(path) as file:
-            if "Events" not in file:
-                raise BumpfoldInputError(f"{path}: no TTree 'Events'")
-            tree = file["Events"]
-            present = set(tree.keys())
-            for branch in [*needed, *extra]:
-                if branch not in present:
-                    why = f"needed for {needed[branch]!r}" if branch in needed else "asked for as weights"
-                    raise BumpfoldInputError(f"{path}: tree 'Events' lacks branch {branch} ({why})")
-            return tree.arrays([*needed, *extra], how=dict)
-    except BumpfoldInputError:
-        raise
-    except Exception as exc:  # uproot raises several types for non-ROOT or truncated files
-        raise BumpfoldInputError(f"{path}: not a readable ROOT file ({one_line(exc)})") from exc
+    required = {b: f"needed for {why!r}" for b, why in needed.items()}
+    required.update({b: "asked for as weights" for b in extra if b not in required})
+    return read_branches(path, "Events", required)
 
 
 def _leading(arrays: dict[str, ak.Array], prefix: str, fields: set[str]) -> dict[str, NDArray[np.float64]]:
