@@ -1,6 +1,7 @@
-"""The one list of anomaly-detection methods: what each trains on and which simulation it
-may use. Standard library only, so the config checks and the Snakefile read it without
-loading the search (the schema's method enums are tested against it)."""
+"""The one list of anomaly-detection methods (what each trains on, which simulation it may
+use) and the names the search and the bump hunt share. Standard library only, so the config
+checks and the Snakefile read it without loading the search (the schema's method enums are
+tested against it)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            unseen_background=("test",)),
 )}
 CLASSIFIER_METHODS = tuple(name for name, m in METHODS.items() if m.classifier)
+INCLUSIVE = "inclusive"  # the bump hunt's selection that keeps every event (no method)
+# the range-scores table (rule score_range -> bumphunt_window): its columns, and the samples
+# besides the signal models (named after themselves)
+RANGE_COLUMNS = ("sample", "mjj", "is_signal", "score", "n_generated")
+RANGE_DATA, RANGE_REFERENCE = "data", "reference"
 
 
 def method(name: str) -> Method:

@@ -3,7 +3,7 @@ import os
 from pathlib import Path
 
 from bumpfold.config import search_methods, validate_config
-from bumpfold.registry import CLASSIFIER_METHODS, METHODS
+from bumpfold.registry import CLASSIFIER_METHODS, INCLUSIVE, METHODS
 from bumpfold.seeds import step_seed
 from bumpfold.regions import Window, windows_from_config
 
@@ -29,7 +29,7 @@ wildcard_constraints:
     injection=r"\d+",
     window=r"sr\d+_\d+",
     method="|".join(SEARCH["methods"]),
-    selection="|".join(BUMPHUNT["methods"] + ["inclusive"]),
+    selection="|".join(BUMPHUNT["methods"] + [INCLUSIVE]),
     fold=r"\d+",
     member=r"\d+",
     iteration=r"[1-9]\d*",
@@ -108,7 +108,7 @@ def range_score_inputs(wildcards):
     (LaCATHODE: and the sideband flow); every signal model's skim and cutflow."""
     search_dir = f"results/search/inj{wildcards.injection}/{wildcards.window}"
     inputs = {"datasets": f"results/search/inj{wildcards.injection}/datasets.parquet"}
-    if wildcards.selection != "inclusive":
+    if wildcards.selection != INCLUSIVE:
         inputs["scores"] = f"{search_dir}/scores/{wildcards.selection}.parquet"
         inputs["models"] = f"{search_dir}/models/{wildcards.selection}.pkl"
         if "flow" in METHODS[wildcards.selection].inputs:  # LaCATHODE: classifiers on the flow's latent space
@@ -126,7 +126,7 @@ def bumphunt_inputs(wildcards):
     inputs = {"range_scores": f"{search_dir}/range/{wildcards.selection}.parquet"}
     if SEARCH["background"] is not None:
         inputs["background_cutflow"] = f"results/skim/{SEARCH['background']}.cutflow.json"
-    if wildcards.selection != "inclusive":
+    if wildcards.selection != INCLUSIVE:
         inputs["thresholds"] = f"{search_dir}/selection/{wildcards.selection}.json"
     return inputs
 
@@ -149,7 +149,7 @@ def signal_model_masses():
 
 def bumphunt_results():
     return [f"results/bumphunt/inj{i}/{w}/{s}.json" for i in SEARCH["injections"] for w in WINDOWS
-            for s in BUMPHUNT["methods"] + ["inclusive"]]
+            for s in BUMPHUNT["methods"] + [INCLUSIVE]]
 
 
 def bumphunt_outputs():

@@ -36,11 +36,10 @@ from bumpfold.bumphunt.spectrum import Binning, DijetFit, fit_background
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.io.atomic import write_json
 from bumpfold.regions import Window
+from bumpfold.registry import INCLUSIVE, RANGE_DATA, RANGE_REFERENCE
 
 log = logging.getLogger(__name__)
 
-INCLUSIVE = "inclusive"
-DATA, REFERENCE = "data", "reference"  # the samples of a range-scores table besides the signal models
 
 
 @dataclass
@@ -193,11 +192,11 @@ def run_window(*, range_scores: str | Path, thresholds: str | Path | None, signa
     binning = Binning(window.range_low, window.range_high, bumphunt["bin_width"])
     lumi = data_luminosity_fb(declared_fb=declared_luminosity_fb, background_cutflow=background_cutflow,
                               data_fraction=search["split"]["data_fraction"], observed=search.get("data") is not None)
-    data = ranged[ranged["sample"] == DATA][["mjj", "is_signal", "score"]].reset_index(drop=True)
+    data = ranged[ranged["sample"] == RANGE_DATA][["mjj", "is_signal", "score"]].reset_index(drop=True)
     cuts = {"1": 1.0} if selection == INCLUSIVE else json.loads(Path(thresholds).read_text())["thresholds"]
     reference, note = None, None
     if selection != INCLUSIVE and bumphunt["sculpting_correction"]:
-        reference = ranged[ranged["sample"] == REFERENCE][["mjj", "score"]].reset_index(drop=True)
+        reference = ranged[ranged["sample"] == RANGE_REFERENCE][["mjj", "score"]].reset_index(drop=True)
         if len(reference) == 0:  # observed data without background simulation
             reference, note = None, "not applied: no background simulation"
     signals = {name: (s, s.table.score.to_numpy()) for name, s in signal_samples(ranged, signal_models).items()}

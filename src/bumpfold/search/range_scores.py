@@ -34,11 +34,8 @@ from bumpfold.errors import BumpfoldInputError
 from bumpfold.io import safe_pickle
 from bumpfold.ml.classifier import fold_model_scores
 from bumpfold.regions import Window, assign_folds
-from bumpfold.registry import method
+from bumpfold.registry import INCLUSIVE, RANGE_COLUMNS, RANGE_DATA, RANGE_REFERENCE, method
 
-INCLUSIVE = "inclusive"
-DATA, REFERENCE = "data", "reference"
-COLUMNS = ("sample", "mjj", "is_signal", "score", "n_generated")
 Encoder = Callable[[pd.DataFrame], NDArray[np.float64]]
 Scorer = Callable[[pd.DataFrame, int], NDArray[np.float64]]
 
@@ -123,13 +120,13 @@ def score_range(*, datasets: str | Path, scores: str | Path | None, models: str 
     if selection != INCLUSIVE:
         scorer = single_fold_scorer(load_fold_models(models, window), feature_encoder(features, flow))
     parts = [data_scores(table, None if scores is None else pd.read_parquet(scores), window, scorer, seed)
-             .assign(sample=DATA, n_generated=np.nan)]
+             .assign(sample=RANGE_DATA, n_generated=np.nan)]
     if scorer is not None:
         parts.append(reference_scores(table, window, scorer, selection, seed + 1000)
-                     .assign(sample=REFERENCE, n_generated=np.nan))
+                     .assign(sample=RANGE_REFERENCE, n_generated=np.nan))
     for i, (name, (events, cutflow)) in enumerate(signal_models.items()):
         rows, n_generated = signal_events(name, events, cutflow, datasets=table if name == injected_model else None)
         score = np.ones(len(rows)) if scorer is None else scorer(rows, seed + 1 + i)
         parts.append(pd.DataFrame({"mjj": rows.mjj.to_numpy(), "is_signal": rows.is_signal.to_numpy(), "score": score,
                                    "sample": name, "n_generated": n_generated}))
-    return pd.concat(parts, ignore_index=True)[list(COLUMNS)]
+    return pd.concat(parts, ignore_index=True)[list(RANGE_COLUMNS)]
