@@ -199,3 +199,18 @@ def test_tau_ratios_within_zero_and_one(tables):
     for table in tables.values():
         for col in ("tau21_low", "tau21_high", "tau32_low", "tau32_high"):
             assert table[col].between(0.0, 1.0 + 1e-6).all(), (col, table[col].max())
+
+
+def test_jet_finding_prints_no_fastjet_banner():
+    """Every generate job clusters jets: FastJet's banner would fill each job's output."""
+    import subprocess
+    import sys
+
+    code = ("import awkward as ak\n"
+            "from bumpfold.generate.jets import _import_fastjet\n"
+            "fastjet = _import_fastjet()\n"
+            "parts = ak.Array([[{'px': 1.0, 'py': 2.0, 'pz': 3.0, 'E': 5.0}]])\n"
+            "sequence = fastjet.ClusterSequence(parts, fastjet.JetDefinition(fastjet.antikt_algorithm, 1.0))\n"
+            "print(len(sequence.inclusive_jets()[0]), 'jets')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "1 jets" and "FastJet release" not in result.stdout + result.stderr

@@ -41,9 +41,19 @@ class FoundJets:
         return lead
 
 
+def _import_fastjet():
+    """fastjet without its banner, which every job would otherwise print on first use (the
+    citation it asks for is in docs/methods.md)."""
+    import fastjet
+    import fastjet._swig
+
+    fastjet._swig.ClusterSequence.set_fastjet_banner_stream(None)  # one libfastjet for both interfaces
+    return fastjet
+
+
 def find_jets(particles: Particles, config: JetConfig) -> FoundJets:
     """Anti-kT jets per event (fastjet) above ``config.pt_min`` within ``config.eta_max``."""
-    import fastjet
+    fastjet = _import_fastjet()
 
     per_event = ak.Array(
         ak.contents.ListOffsetArray(
