@@ -41,7 +41,6 @@ from bumpfold.registry import INCLUSIVE, RANGE_DATA, RANGE_REFERENCE
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class SignalSample:
     """Events of one signal model and the generated-event count they stand for."""
