@@ -378,6 +378,7 @@ def test_a_black_box_runs_blind_to_limits_in_events(finished_run, tmp_path):
     rows = json.loads((run / "results" / "bumphunt" / "summary.json").read_text())["rows"]
     ok = [r for r in rows if r["status"] == "ok"]
     assert ok and all(r["limit_obs_fb"] is None and r["limit_obs_events"] > 0 for r in ok)
+    assert all(r["n_signal_true_window"] is None for r in rows)  # unknown in observed data, not 0
     assert all(r["sculpting"] == "not applied: no background simulation" for r in rows if r["selection"] == "cathode")
     page = (run / "results" / "summary.md").read_text()
     assert "no truth" in page and "limits in signal events only" in page and "0.00%" not in page

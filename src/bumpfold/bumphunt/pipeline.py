@@ -94,14 +94,15 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
     edges = binning.edges
     in_window = binning.window_mask(window.low, window.high, f"window {window.name}")
     rows, workspaces, spectra = [], {}, {}
+    observed = bool((data.is_signal < 0).any())  # observed data: its true signal content is unknown
     for eff, cut in cuts.items():
         name = f"{label}, {window.name}, efficiency {eff}"
         passed = data.score.to_numpy() >= cut
         counts = binning.histogram(data.mjj.to_numpy()[passed])
         base = {"window": window.name, "selection": label, "efficiency": eff, "threshold": cut,
                 "n_selected": int(passed.sum()), "n_selected_window": int(counts[in_window].sum()),
-                "n_signal_true_window": int(binning.histogram(data.mjj.to_numpy()[passed & (data.is_signal == 1)])
-                                            [in_window].sum())}
+                "n_signal_true_window": None if observed else int(
+                    binning.histogram(data.mjj.to_numpy()[passed & (data.is_signal == 1)])[in_window].sum())}
         try:
             bkg_fit = fit_background(counts, edges, ~in_window, sqrt_s=sqrt_s, min_params=fit["min_params"],
                                      max_params=fit["max_params"], ftest_threshold=fit["ftest_threshold"], name=name)
