@@ -1,5 +1,6 @@
-# Two commands (README): `make run` sets up .venv if absent and runs the workflow on the
-# embedded default config; `make test` runs the tests.
+# Two commands (README): `make run` sets up .venv if absent, runs the workflow on the
+# embedded default config and builds results/report.html; `make test` lints and type-checks
+# the library and runs the tests.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -19,10 +20,21 @@ install: $(VENV)/.installed
 
 run: install
 	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --report results/report.html
 
 test: install
 	$(BIN)/ruff check src
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 clean:
 	rm -rf results logs benchmarks .snakemake
+
+# The released environment instead (every package pinned in requirements.lock), then
+# bumpfold itself; `make run` and `make test` then use it as it is.
+.PHONY: install-locked
+install-locked:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $(VENV)/.installed

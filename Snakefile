@@ -1,4 +1,8 @@
 # bumpfold: wiring only. Stages live in workflow/rules/*.smk, physics in src/bumpfold.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
 # A --configfile replaces config/config.yaml instead of merging into it (so the test config
 # does not inherit the default's signal models and windows); --config KEY=VALUE alone edits
 # the default. Done here rather than with Snakemake's replace-workflow-config, which is not

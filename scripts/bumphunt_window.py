@@ -1,6 +1,7 @@
 """Snakemake glue for rule bumphunt_window."""
 
 from bumpfold.bumphunt.pipeline import run_window
+from bumpfold.bumphunt.summary import data_luminosity
 from bumpfold.logs import job_logging
 from bumpfold.plotting.bumphunt import plot_window_spectra
 from bumpfold.provenance import provenance, stamp
@@ -12,5 +13,6 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
         background_cutflow=i.get("background_cutflow"), declared_luminosity_fb=p.luminosity, window=p.window,
         selection=w.selection, injection=int(w.injection), search=p.search, bumphunt=p.bumphunt, sqrt_s=p.sqrt_s,
         output=o.result, workspaces=o.workspaces)
-    plot_window_spectra(spectra, binning, p.window, f"{w.selection}, {w.window}, {w.injection} injected", o.plot)
-    stamp([o.plot], provenance(snakemake.config, where=snakemake.scriptdir))  # noqa: F821
+    plot_window_spectra(spectra, binning, p.window, f"{w.selection}, {w.window}, {w.injection} injected", o.plot,
+                        sqrt_s=p.sqrt_s, luminosity_fb=data_luminosity(rows), observed=p.observed)
+    stamp([o.plot, o.pdf], provenance(snakemake.config, where=snakemake.scriptdir))  # noqa: F821

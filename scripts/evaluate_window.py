@@ -8,9 +8,9 @@ from bumpfold.provenance import provenance, stamp
 from bumpfold.search.results import evaluate
 
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
-    w = snakemake.wildcards  # noqa: F821
-    tables = {m: pd.read_parquet(f) for m, f in zip(snakemake.params.methods, snakemake.input.scores)}  # noqa: F821
-    evaluate(tables, window=w.window, injection=int(w.injection), closure=snakemake.input.closure,  # noqa: F821
-             interpolation=snakemake.input.interpolation, output=snakemake.output.metrics)  # noqa: F821
-    plot_roc_sic(tables, f"{w.window}, {w.injection} signal injected", snakemake.output.plot)  # noqa: F821
-    stamp([snakemake.output.plot], provenance(snakemake.config, where=snakemake.scriptdir))  # noqa: F821
+    i, o, p, w = snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards  # noqa: F821
+    tables = {m: pd.read_parquet(f) for m, f in zip(p.methods, i.scores)}
+    evaluate(tables, window=w.window, injection=int(w.injection), closure=i.closure,
+             interpolation=i.interpolation, output=o.metrics)
+    plot_roc_sic(tables, f"{w.window}, {w.injection} signal injected", o.plot, sqrt_s=p.sqrt_s)
+    stamp([o.plot, o.pdf], provenance(snakemake.config, where=snakemake.scriptdir))  # noqa: F821

@@ -9,5 +9,6 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     table = score_range(datasets=i.datasets, scores=i.get("scores"), models=i.get("models"), flow=i.get("flow"),
                         signal_models={m: (i[f"signal_{m}"], i[f"cutflow_{m}"]) for m in p.signal_models},
                         injected_model=p.injected_model, window=p.window, selection=w.selection,
-                        features=list(p.features), seed=p.seed)
+                        features=list(p.features), seed=p.seed,
+                        score_reference=p.score_reference)
     write_parquet(table, o[0])

@@ -174,8 +174,8 @@ def test_without_a_luminosity_the_limits_are_in_events(tmp_path):
     row.update(injection=0, headline=True, resonance_mass=3500.0, signal_model="on_peak", luminosity_fb=None)
     table = limits_table([row])
     assert "limits in signal events only (fb columns n/a)" in table and "| n/a |" in table
-    plot_limits([row], tmp_path / "limits.png")
-    assert (tmp_path / "limits.png").stat().st_size > 10_000
+    plot_limits([row], tmp_path / "limits.png", sqrt_s=SQRT_S, luminosity_fb=None, observed=True)
+    assert (tmp_path / "limits.png").stat().st_size > 10_000 and (tmp_path / "limits.pdf").is_file()
 
 
 def test_summary_plots_take_several_injections_and_masses(tmp_path):
@@ -187,8 +187,8 @@ def test_summary_plots_take_several_injections_and_masses(tmp_path):
              "headline": True, "window_centre": mass, "local_significance": 0.5 * inj / 300,
              "limit_obs_fb": 10.0 + inj / 100, "limit_exp_fb": [5.0, 7.0, 10.0, 14.0, 19.0]}
             for inj in (0, 300) for sel, eff in (("inclusive", "1"), ("cathode", "0.01")) for mass in (3900.0, 3500.0)]
-    plot_limits(rows, tmp_path / "limits.png")
-    plot_significance_by_window(rows, tmp_path / "significance.png")
+    plot_limits(rows, tmp_path / "limits.png", sqrt_s=SQRT_S, luminosity_fb=1.5, observed=False)
+    plot_significance_by_window(rows, tmp_path / "significance.png", sqrt_s=SQRT_S, luminosity_fb=1.5, observed=False)
     assert (tmp_path / "limits.png").stat().st_size > 10_000 and (tmp_path / "significance.png").stat().st_size > 10_000
 
 
@@ -299,13 +299,41 @@ def test_sculpting_reference_is_background_the_classifiers_never_saw():
 
     from bumpfold.search.range_scores import feature_encoder, reference_scores, single_fold_scorer
 
-    scorer = single_fold_scorer([[Constant()], [Constant()]], feature_encoder(["x"]))
+    scorer = single_fold_scorer([Constant(), Constant()], feature_encoder(["x"]))
     ideal_trained = reference_scores(table, WINDOW, scorer, "iad", seed=1)
     others = reference_scores(table, WINDOW, scorer, "cathode", seed=1)
     assert list(ideal_trained.mjj) == [3600.0]
     assert sorted(others.mjj) == [3450.0, 3500.0, 3600.0]
     assert (others.score == 0.5).all()
 
+
+
+def test_the_reference_is_scored_only_for_the_sculpting_correction(tmp_path):
+    """score_range scores the unseen background simulation (what the sculpting correction
+    measures) only when the bump hunt applies the correction; data rows are the same."""
+    import pickle
+
+    from bumpfold.ml.classifier import Ensemble
+    from bumpfold.ml.settings import ClassifierSettings
+    from bumpfold.registry import RANGE_DATA, RANGE_REFERENCE
+    from bumpfold.search.range_scores import score_range
+
+    rng = np.random.default_rng(2)
+    n = 400
+    table = pd.DataFrame({"mjj": rng.uniform(2900, 5000, n), "role": rng.choice(["data", "ideal", "test"], n),
+                          "is_signal": np.zeros(n, dtype=int), "x": rng.normal(size=n)})
+    table.to_parquet(tmp_path / "datasets.parquet")
+    model = Ensemble(ClassifierSettings(max_iter=5), seeds=[1]).fit(rng.normal(size=(50, 1)), np.r_[[0, 1] * 25])
+    with open(tmp_path / "models.pkl", "wb") as f:
+        pickle.dump({"method": "cathode", "window": WINDOW.name, "models": [model, model]}, f)
+    in_sr = table[(table.role == "data") & WINDOW.in_sr(table.mjj.to_numpy())]
+    pd.DataFrame({"set": "data", "score": np.full(len(in_sr), 0.5)}).to_parquet(tmp_path / "scores.parquet")
+    kwargs = dict(datasets=tmp_path / "datasets.parquet", scores=tmp_path / "scores.parquet",
+                  models=tmp_path / "models.pkl", flow=None, signal_models={}, injected_model=None, window=WINDOW,
+                  selection="cathode", features=["x"], seed=3)
+    both, data_only = score_range(**kwargs), score_range(**kwargs, score_reference=False)
+    assert (both["sample"] == RANGE_REFERENCE).sum() > 0 and (data_only["sample"] == RANGE_REFERENCE).sum() == 0
+    pd.testing.assert_frame_equal(both[both["sample"] == RANGE_DATA], data_only[data_only["sample"] == RANGE_DATA])
 
 def test_the_statistics_room_imports_no_ml_search_or_plotting():
     """The bump hunt reads scored events: importing it pulls in none of torch, the search,

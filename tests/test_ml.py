@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from bumpfold.errors import BumpfoldInputError
-from bumpfold.ml.classifier import ClassifierSettings, fold_model_scores, kfold_scores
+from bumpfold.ml.classifier import Ensemble, fold_model_scores, kfold_scores, make_classifier
 from bumpfold.ml.flow import ConditionalFlow, FlowSettings
 from bumpfold.ml.preprocessing import LogitScaler
+from bumpfold.ml.settings import ClassifierSettings, KFoldSettings
 from bumpfold.regions import assign_folds
 from bumpfold.search.metrics import performance
 
@@ -125,7 +126,8 @@ def test_kfold_classifier_finds_an_anomaly_and_not_a_fake_one(kind):
     rng = np.random.default_rng(1)
     n = 3000
     data, reference = rng.normal(0, 1, (n, 3)), rng.normal(0, 1, (n, 3))
-    settings = ClassifierSettings(kind=kind, n_folds=3, n_ensemble=1, max_iter=50, mlp_epochs=8, device="cpu")
+    settings = KFoldSettings(n_folds=3, n_ensemble=1,
+                             classifier=ClassifierSettings(kind=kind, max_iter=50, mlp_epochs=8, device="cpu"))
     folds = dict(data_folds=assign_folds(n, 3, 1), reference_folds=assign_folds(n, 3, 2))
     labels = np.zeros(n)
     null = kfold_scores(data, reference, settings=settings, **folds)
@@ -146,7 +148,7 @@ def test_kfold_classifier_finds_an_anomaly_and_not_a_fake_one(kind):
     # back; pickled and reloaded they are the same models
     rescored = fold_model_scores(pickle.loads(pickle.dumps(found.models)), data, folds["data_folds"])
     np.testing.assert_allclose(rescored, found.data, rtol=1e-6)
-    assert len(found.models) == 3 and all(len(m) == 1 for m in found.models)
+    assert len(found.models) == 3 and all(len(m.members) == 1 for m in found.models)
     with pytest.raises(BumpfoldInputError, match="fold labels"):
         fold_model_scores(found.models, data, folds["data_folds"][:10])
 
@@ -165,12 +167,12 @@ def test_pickled_models_load_through_the_trusted_loader_and_crafted_ones_do_not(
     """Fold classifiers (boosted trees, the MLP) and ANODE's flows round-trip through
     bumpfold.io.safe_pickle; a pickle that names os.system is refused and runs nothing."""
     from bumpfold.io import safe_pickle
-    from bumpfold.ml.classifier import EpochEnsembleMLP, _model
+    from bumpfold.ml.classifier import EpochEnsembleMLP
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(400, 3)), (rng.random(400) < 0.5).astype(float)
     x[y == 1] += 0.5
-    models = {"hgb": _model(ClassifierSettings(max_iter=20), seed=1).fit(x, y),
+    models = {"hgb": make_classifier(ClassifierSettings(max_iter=20), seed=1).fit(x, y),
               "mlp": EpochEnsembleMLP(ClassifierSettings(kind="mlp", mlp_hidden=(8,), mlp_epochs=2,
                                                          mlp_best_epochs=2, device="cpu"), seed=1).fit(x, y)}
     with open(tmp_path / "models.pkl", "wb") as f:
@@ -195,3 +197,85 @@ def test_a_flow_scores_no_events_as_no_scores(toy_flow):
     empty = np.empty((0, 2))
     assert toy_flow.log_prob(empty, np.empty(0)).shape == (0,)
     assert toy_flow.latent(empty, np.empty(0)).shape == (0, 2)
+
+
+def test_one_training_loop_keeps_the_best_epochs_of_flow_and_mlp(toy_flow):
+    """Flow and MLP train through the same loop (bumpfold.ml.training): each keeps the
+    epochs with the lowest validation loss, lowest first, and stops early on patience."""
+    import torch
+
+    from bumpfold.ml.training import LoopSettings, train_best_epochs
+
+    h = toy_flow.history
+    assert h.best_epochs == sorted(range(len(h.val_loss)), key=lambda e: h.val_loss[e])[:3]
+    # the loop itself, on a model whose validation loss is known in advance: it rises after
+    # epoch 2, so patience 2 stops at epoch 4 and the kept epochs are 2, 1, 3
+    model = torch.nn.Linear(1, 1)
+    val = iter([5.0, 3.0, 1.0, 2.0, 4.0, 6.0, 7.0])
+    states, history = train_best_epochs(
+        model, batch_loss=lambda idx: model(torch.ones(len(idx), 1)).pow(2).mean(),
+        validation_loss=lambda: torch.tensor(next(val)), train=np.arange(10),
+        settings=LoopSettings(epochs=7, batch_size=4, learning_rate=1e-2, n_best=3, patience=2),
+        rng=np.random.default_rng(0), device="cpu", name="toy")
+    assert history.val_loss == [5.0, 3.0, 1.0, 2.0, 4.0]
+    assert history.best_epochs == [2, 3, 1] and len(states) == 3
+    assert all(t.device.type == "cpu" for state in states for t in state.values())
+    with pytest.raises(RuntimeError, match="toy training diverged at epoch 0"):
+        train_best_epochs(model, batch_loss=lambda idx: model(torch.ones(len(idx), 1)).mean(),
+                          validation_loss=lambda: torch.tensor(float("nan")), train=np.arange(4),
+                          settings=LoopSettings(epochs=3, batch_size=4, learning_rate=1e-2, n_best=1),
+                          rng=np.random.default_rng(0), device="cpu", name="toy")
+
+
+@pytest.mark.parametrize("kind", ["hgb", "mlp"])
+def test_an_ensemble_averages_its_seeds_and_round_trips(kind, tmp_path):
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(600, 2)), (rng.random(600) < 0.5).astype(float)
+    x[y == 1] += 1.0
+    settings = ClassifierSettings(kind=kind, max_iter=20, mlp_hidden=(8,), mlp_epochs=3, mlp_best_epochs=2,
+                                  device="cpu")
+    ensemble = Ensemble(settings, seeds=[1, 2]).fit(x, y)
+    singles = [make_classifier(settings, seed).fit(x, y).predict_proba(x)[:, 1] for seed in (1, 2)]
+    np.testing.assert_allclose(ensemble.score(x), np.mean(singles, axis=0), rtol=1e-6)
+    ensemble.save(tmp_path / "ensemble.pkl")
+    assert np.array_equal(Ensemble.load(tmp_path / "ensemble.pkl").predict_proba(x), ensemble.predict_proba(x))
+    with open(tmp_path / "other.pkl", "wb") as f:
+        pickle.dump({"not": "an ensemble"}, f)
+    with pytest.raises(BumpfoldInputError, match="other.pkl: holds a dict, not a classifier ensemble"):
+        Ensemble.load(tmp_path / "other.pkl")
+    with pytest.raises(BumpfoldInputError, match="not trained"):
+        Ensemble(settings, seeds=[1]).predict_proba(x)
+
+
+def test_search_and_unfolding_build_the_same_classifier_type_from_the_config():
+    """One settings type for the search's and OmniFold's classifiers, built from the config
+    by bumpfold.settings; OmniFold's leaves the class balancing to its own weights."""
+    from bumpfold import settings as typed
+    from bumpfold.config import validate_config
+
+    config = validate_config({})
+    folds = typed.search_folds(config["search"], seed=5)
+    unfold = typed.omnifold(config["unfold"])
+    assert type(folds.classifier) is type(unfold.classifier) is ClassifierSettings
+    assert folds.seed == 5 and folds.n_folds == config["search"]["n_folds"]
+    assert folds.classifier.mlp_epochs == config["search"]["classifier"]["mlp_epochs"]
+    assert folds.classifier.balance_classes and not unfold.classifier.balance_classes
+    assert typed.search_flow(config["search"], seed=2).hidden == tuple(config["search"]["flow"]["hidden"])
+    from bumpfold.unfold.omnifold import OmniFoldSettings
+
+    with pytest.raises(BumpfoldInputError, match="must not re-balance"):
+        OmniFoldSettings(classifier=ClassifierSettings())
+    with pytest.raises(BumpfoldInputError, match="classifier kind 'svm'"):
+        ClassifierSettings(kind="svm")
+
+
+def test_building_settings_imports_no_training_or_event_code():
+    """The typed settings (and the ML core's settings types) import no torch, awkward or
+    numba, so that a job or the DAG planning that only needs settings stays light."""
+    import subprocess
+    import sys
+
+    code = ("import sys, bumpfold.settings, bumpfold.ml.settings; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'awkward', 'numba', 'sklearn'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

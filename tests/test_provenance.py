@@ -1,15 +1,13 @@
-"""Provenance stamps on results, and the environment files that pin the software."""
+"""Provenance stamps on results (the environment files: tests/test_environment.py)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import tomllib
 
 import matplotlib
 import pandas as pd
 import pytest
-import yaml
 
 from bumpfold.provenance import git_commit, provenance, read_provenance, stamp
 from tests.conftest import ROOT
@@ -47,12 +45,19 @@ def test_stamps_round_trip_and_leave_the_content_alone(tmp_path, record):
     fig, ax = plt.subplots()
     ax.plot([0, 1])
     fig.savefig(tmp_path / "p.png")
+    fig.savefig(tmp_path / "p.pdf")
     plt.close(fig)
-    paths = [tmp_path / n for n in ("t.parquet", "s.json", "l.md", "p.png")]
-    stamp(paths, record)
-    stamp(paths, record)  # stamping twice replaces, never duplicates
-    for path in (tmp_path / "t.parquet", tmp_path / "s.json", tmp_path / "p.png"):
+    figure = (tmp_path / "p.pdf").read_bytes()
+    paths = [tmp_path / n for n in ("t.parquet", "s.json", "l.md", "p.png", "p.pdf")]
+    stamp(paths, {**record, "seed": 4})
+    stamp(paths, record)  # stamping twice replaces (the PDF: its last update is read)
+    for path in (tmp_path / "t.parquet", tmp_path / "s.json", tmp_path / "p.png", tmp_path / "p.pdf"):
         assert read_provenance(path) == record
+    stamped = (tmp_path / "p.pdf").read_bytes()  # the figure's bytes stay; an update is appended
+    assert stamped.startswith(figure) and stamped.rstrip().endswith(b"%%EOF") and b"/Prev " in stamped[len(figure):]
+    (tmp_path / "x.pdf").write_bytes(b"%PDF-1.4\n")  # no trailer: named, not half-stamped
+    with pytest.raises(ValueError, match="x.pdf: no PDF trailer"):
+        stamp([tmp_path / "x.pdf"], record)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), table)
     assert json.loads((tmp_path / "s.json").read_text())["rows"] == [1, 2]
     from PIL import Image
@@ -66,27 +71,3 @@ def test_stamps_round_trip_and_leave_the_content_alone(tmp_path, record):
         stamp([tmp_path / "list.json"], record)
     md = (tmp_path / "l.md").read_text()
     assert md.startswith("# limits\n") and md.count("<!-- provenance:") == 1 and record["config_sha256"] in md
-
-
-def _requirements(lines: list[str]) -> dict[str, str]:
-    """name -> version specifier, spaces and quotes dropped."""
-    out = {}
-    for line in lines:
-        line = line.replace(" ", "").strip("\"'")
-        name = line.split(";")[0]
-        for i, ch in enumerate(name):
-            if ch in "<>=!~[":
-                out[name[:i].lower()] = name[i:]
-                break
-        else:
-            out[name.lower()] = ""
-    return out
-
-
-def test_conda_environment_pins_what_pyproject_pins():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    env = yaml.safe_load((ROOT / "envs" / "bumpfold.yaml").read_text())
-    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert f"python={project['requires-python'].removeprefix('>=')}" in env["dependencies"]
-    assert _requirements([p for p in pip if not p.startswith("-e")]) == _requirements(project["dependencies"])
-    assert "-e ../" in pip  # the environment installs bumpfold itself from the checkout

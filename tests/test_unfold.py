@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 from bumpfold.config import validate_config
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.io.nanoaod import write_tree
+from bumpfold.ml.settings import ClassifierSettings
 from bumpfold.unfold import (
     DataInputs,
     IterationState,
@@ -35,7 +36,7 @@ from bumpfold.unfold import (
 from bumpfold.unfold import omnifold as omnifold_module
 
 BINS = np.linspace(-4.0, 4.5, 35)
-FAST = OmniFoldSettings(iterations=2, max_iter=50)
+FAST = OmniFoldSettings(iterations=2, classifier=ClassifierSettings(max_iter=50, balance_classes=False))
 
 
 @pytest.fixture(autouse=True)
@@ -92,7 +93,8 @@ def test_mlp_classifier_unfolds_and_is_deterministic_on_cpu():
     """The PyTorch MLP (the GPU path when one is present) as OmniFold's classifier, on CPU."""
     sim = gaussian_sample(8_000, 0.0, 1.0, seed=1)
     truth = gaussian_sample(8_000, 0.5, 1.2, seed=2)
-    settings = OmniFoldSettings(iterations=2, classifier="mlp", mlp_hidden=(32, 32), mlp_epochs=6, device="cpu")
+    settings = OmniFoldSettings(iterations=2, classifier=ClassifierSettings(
+        kind="mlp", mlp_hidden=(32, 32), mlp_epochs=6, balance_classes=False, device="cpu"))
     result = run_omnifold(sim, as_pseudo_data(truth), settings=settings, seed=3)
     for j in range(2):
         target = gen_hist(truth, j).counts
@@ -448,8 +450,8 @@ def test_real_data_without_truth_unfolds_and_reports_no_metrics(samples, tmp_pat
     assert summary["has_truth"] is False and "omnifold_closer_than_prior" not in summary
     for o in summary["observables"].values():
         assert "metrics" not in o and "truth" not in o and abs(sum(o["omnifold"]) - 1) < 1e-9
-    plot_unfolded(summary, tmp_path / "u.png")
-    plot_convergence(summary, tmp_path / "c.png")
+    plot_unfolded(summary, tmp_path / "u.png", sqrt_s=13000.0, observed=True)
+    plot_convergence(summary, tmp_path / "c.png", sqrt_s=13000.0, observed=True)
     assert (tmp_path / "u.png").stat().st_size > 10_000
 
 

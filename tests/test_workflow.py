@@ -124,6 +124,11 @@ def test_outputs_logs_and_benchmarks(finished_run):
             assert (workdir / f"benchmarks/omnifold_iteration/member{m}_iter{i}.tsv").is_file()
     for name in ("unfolded.png", "convergence.png"):
         assert (workdir / "results" / "unfold" / name).stat().st_size > 10_000
+    # every figure also as a PDF, from the same figure
+    pngs = sorted((workdir / "results").rglob("*.png"))
+    assert len(pngs) >= 7
+    for png in pngs:
+        assert png.with_suffix(".pdf").read_bytes().startswith(b"%PDF"), png
     # the headline page gathers every stage
     page = (workdir / "results" / "summary.md").read_text()
     for heading in ("## Anomaly search", "## Bump hunt", "## Unfolding", "<!-- provenance: bumpfold workflow at git"):
@@ -136,6 +141,7 @@ def test_final_outputs_record_their_provenance(finished_run):
     stamped = [results / "search" / "summary.json", results / "bumphunt" / "summary.json",
                results / "unfold" / "summary.json", results / "skim" / "qcd.cutflow.json",
                results / "skim" / "qcd.parquet", results / "plots" / "control.png", results / "unfold" / "unfolded.png",
+               results / "bumphunt" / "limits.pdf",
                results / "search" / "inj150" / "sr3300_3700" / "selection" / "cathode.parquet"]
     records = [read_provenance(path) for path in stamped]
     for record in records:

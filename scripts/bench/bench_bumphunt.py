@@ -9,7 +9,7 @@
 4. Speed: every bumphunt_window job of the default config rerun through Snakemake on all
    cores (wall), and the sum of the per-job times.
 
-Usage: python scripts/bench/bench_bumphunt.py [--toys 300] [--output BENCHMARKS.md]
+Usage: python scripts/bench/bench_bumphunt.py [--toys 300] [--output docs/benchmarks/bumphunt.md]
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--toys", type=int, default=300, help="pseudo-experiments per spectrum")
     parser.add_argument("--limit-toys", type=int, default=300, help="toys per mu point for the toy-based limit")
-    parser.add_argument("--output", type=Path, help="append the results to this markdown file")
+    parser.add_argument("--output", type=Path, help="write the results to this markdown file (docs/benchmarks/NAME.md)")
     parser.add_argument("--selection", default="lacathode", help="method of the linearity and limit checks")
     parser.add_argument("--efficiency", default="0.1", help="selection efficiency of the checks (at no injection "
                         "a 1%% selection keeps too few signal MC events for a template)")

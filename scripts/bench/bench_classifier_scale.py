@@ -6,7 +6,7 @@ report max SIC / SIC at eps_S = 0.2 / AUC on the run's SR test set beside the ru
 
 Usage: python scripts/bench/bench_classifier_scale.py --run-dir DIR --injection N
            [--config config/benchmark.yaml] [--kind mlp] [--methods cathode iad cwola] [--seeds 1 2]
-           [--output BENCHMARKS.md]
+           [--output docs/benchmarks/classifier_scale.md]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """HistGradientBoosting vs. the PyTorch MLP as the search classifier, on a finished run.
 
-    .venv/bin/python scripts/bench/bench_classifiers.py [--results results] [--output BENCHMARKS.md]
+    .venv/bin/python scripts/bench/bench_classifiers.py [--results results] [--output docs/benchmarks/classifiers.md]
 
 Runs CATHODE and the idealised anomaly detector with each classifier family on the run's
 data sets, flow and samples (same folds, same seeds), for every injection of the config,

@@ -1,6 +1,6 @@
 """MAF vs. neural spline flow as CATHODE's density estimator, on a finished run.
 
-    .venv/bin/python scripts/bench/bench_flows.py [--results results] [--injection 600] [--output BENCHMARKS.md]
+    .venv/bin/python scripts/bench/bench_flows.py [--results results] [--injection 600] [--output docs/benchmarks/flows.md]
 
 For each flow kind: train on the window's sideband data (same events, same seed), the
 closure AUC on held-out sideband data, CATHODE's max SIC with its samples, and the time.

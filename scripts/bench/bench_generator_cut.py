@@ -2,7 +2,7 @@
 """The QCD generator cut and the shower-jet filter: completeness, filter loss, production rate.
 
     .venv/bin/python scripts/bench/bench_generator_cut.py [--parts A B C] [--workers 2]
-        [--events 20000] [--rate-events 3000] [--repeats 3] [--output BENCHMARKS.md]
+        [--events 20000] [--rate-events 3000] [--repeats 3] [--output docs/benchmarks/generator_cut.md]
 
 A. Completeness. QCD generated at pTHatMin = --floor (400 GeV) with the default filter
    fraction (its loss is measured in B); of the events the skim selects (two jets in |eta| < 2.5, the leading

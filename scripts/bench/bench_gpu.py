@@ -37,11 +37,12 @@ from pathlib import Path
 import torch
 import yaml
 
+from bumpfold import settings as typed
 from bumpfold.ml.flow import ConditionalFlow
 from bumpfold.regions import windows_from_config
 from bumpfold.search import pipeline
 from bumpfold.unfold.omnifold import initial_state, omnifold_iteration
-from bumpfold.unfold.pipeline import load_inputs, member_data, settings_from_config
+from bumpfold.unfold.pipeline import load_inputs, member_data
 
 ALL_CORES = os.cpu_count() or 1
 
@@ -73,7 +74,7 @@ def _flow_throughput(x, m, settings, *, device: str, threads: int, batch: int, e
 def flow_throughput(wd, search, seed, epochs: int) -> dict:
     train = wd.sb("data")
     x, m = wd.x(train), train.mjj.to_numpy()
-    settings = pipeline.flow_settings(search, seed)
+    settings = typed.search_flow(search, seed)
     rows = {}
     for batch in (settings.batch_size, 2048):
         for label, device, threads in (("gpu", "cuda", ALL_CORES), (f"cpu_{ALL_CORES}_threads", "cpu", ALL_CORES),
@@ -124,7 +125,7 @@ def omnifold(inputs: Path, unfold: dict, seed: int) -> dict:
     for label, kind, device in (("hgb_cpu", "hgb", "cpu"), ("mlp_gpu", "mlp", "cuda"), ("mlp_cpu", "mlp", "cpu")):
         cfg = {**unfold, "classifier": {**unfold["classifier"], "kind": kind, "device": device}}
         started = time.perf_counter()
-        omnifold_iteration(job.sim, data, initial_state(job.sim), settings=settings_from_config(cfg), seed=seed)
+        omnifold_iteration(job.sim, data, initial_state(job.sim), settings=typed.omnifold(cfg), seed=seed)
         rows[f"{label}_s"] = round(time.perf_counter() - started, 2)
     return {"n_sim": int(len(job.sim.weights)), "n_data": int(job.data.n_events), "iteration_seconds": rows}
 

@@ -20,7 +20,7 @@ per window and selection the local significance and the 95 % CL limits in signal
 the statuses that say no truth was read (black box).
 
 Usage: python scripts/bench/bench_lhco_configs.py --run-dir . --workdir /tmp/lhco_bench
-       [--cores 2] [--box-signal 200] [--output BENCHMARKS.md]
+       [--cores 2] [--box-signal 200] [--output docs/benchmarks/lhco_configs.md]
 """
 
 from __future__ import annotations

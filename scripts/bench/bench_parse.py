@@ -3,7 +3,7 @@ dry run pays before any work, on a copy of the workflow without results. With ``
 revision (its own src/ first on PYTHONPATH), interleaved run by run; medians and the ratio.
 
 Usage: python scripts/bench/bench_parse.py [--config config/test.yaml] [--repeats 7]
-       [--against REV] [--output BENCHMARKS.md]
+       [--against REV] [--output docs/benchmarks/parse.md]
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ A. Generation rate, single process, single core (OMP_NUM_THREADS=NUMBA_NUM_THREA
 B. Skim throughput on the ROOT files the full path wrote (or --skim-files): ``skim_files`` vs a bare
    ``uproot`` read of the branches the skim needs, interleaved with alternating order.
 C. A markdown block with the machine, date, command line, versions and result tables; printed, and
-   appended to --output FILE when given.
+   written to --output FILE when given (docs/benchmarks/production.md).
 
 The script lives in scripts/bench/ because benchmarks/ is git-ignored (Snakemake benchmark files).
 """

@@ -10,7 +10,7 @@ of a workflow run.
    significance in each window with the measured ratio of selected simulated background
    to its sideband fit.
 
-Usage: python scripts/bench/bench_sculpting.py [--toys 100] [--run-dir /work/bench] [--output BENCHMARKS.md]
+Usage: python scripts/bench/bench_sculpting.py [--toys 100] [--run-dir /work/bench] [--output docs/benchmarks/sculpting.md]
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--toys", type=int, default=100, help="pseudo-experiments per setting (0: none)")
     parser.add_argument("--events", type=float, default=75000.0, help="background events per toy (data and simulation)")
     parser.add_argument("--run-dir", type=Path, help="a workflow run directory to tabulate")
-    parser.add_argument("--output", type=Path, help="append the results to this markdown file")
+    parser.add_argument("--output", type=Path, help="write the results to this markdown file (docs/benchmarks/NAME.md)")
     args = parser.parse_args()
 
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -15,7 +15,7 @@ B. Cost: Snakemake's per-job benchmark files. One window = flow training (with i
 C. Flow throughput: the window's flow trained for a few epochs on the SB data of one
    injection, torch on 1 and on 2 threads, interleaved; median training events/s.
 
-Usage: python scripts/bench/bench_search_scale.py --run-dir DIR [--output BENCHMARKS.md]
+Usage: python scripts/bench/bench_search_scale.py --run-dir DIR [--output docs/benchmarks/search_scale.md]
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import numpy as np
 import torch
 import yaml
 
+from bumpfold import settings as typed
 from bumpfold.config import validate_config
 from bumpfold.regions import windows_from_config
 from bumpfold.search import pipeline
@@ -97,7 +98,7 @@ def _throughput(run: Path, config: dict, window_name: str, injection: int, epoch
     wd = pipeline.window_data(run / f"results/search/inj{injection}/datasets.parquet", window, search)
     sb = wd.sb("data")
     x, m = wd.x(sb), sb.mjj.to_numpy()
-    settings = pipeline.flow_settings(search, 1)
+    settings = typed.search_flow(search, 1)
     settings = type(settings)(**{**settings.__dict__, "epochs": epochs, "patience": epochs + 1, "device": "cpu"})
     rates: dict[int, list[float]] = {1: [], 2: []}
     from bumpfold.ml.flow import ConditionalFlow

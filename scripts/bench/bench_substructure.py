@@ -1,6 +1,6 @@
 """Substructure kernels vs fjcontrib through fastjet's awkward interface, on the same jets.
 
-    .venv/bin/python scripts/bench/bench_substructure.py [--events 300] [--repeats 5] [--output BENCHMARKS.md]
+    .venv/bin/python scripts/bench/bench_substructure.py [--events 300] [--repeats 5] [--output docs/benchmarks/substructure.md]
 
 Times per jet, interleaved: bumpfold's numba soft drop + tau1..4 (one C/A and one kT
 reclustering per jet) against fastjet's ``exclusive_jets_softdrop_grooming`` and

@@ -15,7 +15,7 @@ B. `omnifold` (MultiFold + its MLP, default training settings), same inputs stan
    and the same metrics on its final weights.
 
 Usage: python scripts/bench/bench_unfold.py [--tf-python PATH] [--iterations 4] [--repeats 2]
-       [--output BENCHMARKS.md]
+       [--output docs/benchmarks/unfold.md]
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from bumpfold.ml.settings import ClassifierSettings
 from bumpfold.unfold.metrics import triangular_discriminator, weighted_histogram
 from bumpfold.unfold.omnifold import OmniFoldSettings, run_omnifold
 from bumpfold.unfold.pipeline import load_inputs
@@ -82,8 +83,9 @@ def _metrics(job, weights) -> dict[str, float]:
 def _settings(classifier: str, iterations: int, epochs: int) -> OmniFoldSettings:
     if classifier == "hgb":
         return OmniFoldSettings(iterations=iterations)
-    return OmniFoldSettings(iterations=iterations, classifier="mlp", mlp_hidden=(64, 128, 64), mlp_epochs=epochs,
-                            mlp_batch_size=128, mlp_learning_rate=1e-4, mlp_best_epochs=1, device="cpu")
+    mlp = ClassifierSettings(kind="mlp", mlp_hidden=(64, 128, 64), mlp_epochs=epochs, mlp_batch_size=128,
+                             mlp_learning_rate=1e-4, mlp_best_epochs=1, balance_classes=False, device="cpu")
+    return OmniFoldSettings(iterations=iterations, classifier=mlp)
 
 
 def _ours(job, settings: OmniFoldSettings, iterations: int, repeats: int) -> tuple[dict[int, list[float]], np.ndarray]:

@@ -3,7 +3,7 @@
 
     python scripts/bench/bench_unfold_seeds.py --workdir DIR [--sets 10] [--members 10]
         [--iterations 4] [--sim-chunks 25] [--data-chunks 4] [--events 4000] [--workers 2]
-        [--output BENCHMARKS.md] [--json FILE]
+        [--output docs/benchmarks/unfold_seeds.md] [--json FILE]
 
 One simulation (the default config's `qcd`: --sim-chunks x --events QCD events through the
 production chain) and --sets independent pseudo-data sets (`qcd_alt`: the final-state shower

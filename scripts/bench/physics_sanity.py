@@ -1,6 +1,6 @@
 """Physics sanity numbers from a finished default run (results/), as markdown.
 
-    .venv/bin/python scripts/bench/physics_sanity.py [--results results] [--output BENCHMARKS.md]
+    .venv/bin/python scripts/bench/physics_sanity.py [--results results] [--output docs/benchmarks/physics_sanity.md]
 
 Signal m_jj peak, jet-mass peaks, tau21 means, QCD m_jj shape, reco/particle-level jet mass
 resolution: the same quantities the tests check at small scale, here at default scale. And

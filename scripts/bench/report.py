@@ -1,13 +1,17 @@
-"""Shared by the benchmark scripts: print a markdown block, append it to a file if asked."""
+"""Shared by the benchmark scripts: print a markdown block and, with ``--output``, write it
+as the benchmark's results file (``docs/benchmarks/NAME.md``; replacing its former figures:
+BENCHMARKS.md shows current figures, the history is in git). Then run
+``scripts/bench/build_benchmarks.py`` to regenerate BENCHMARKS.md."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 
-def emit(text: str, output: str | Path | None) -> None:
+def emit(text: str, output: str | Path | None, *, append: bool = False) -> None:
+    """``append``: add to the file (a section measured in several runs of one script)."""
     print(text)
     if output:
-        with open(output, "a") as f:
-            f.write("\n" + text.rstrip("\n") + "\n")
-        print(f"appended to {output}")
+        with open(output, "a" if append else "w") as f:
+            f.write(("\n" if append else "") + text.strip("\n") + "\n")
+        print(f"{'appended to' if append else 'wrote'} {output}; now run scripts/bench/build_benchmarks.py")

@@ -5,7 +5,7 @@ The declared mem_mb and runtime (workflow/rules/*.smk) are what a cluster schedu
 for; this table is where they come from. For each rule it takes the first run directory that
 has the rule's benchmark files (list the benchmark-scale run first).
 
-Usage: python scripts/bench/resource_table.py RUN_DIR [RUN_DIR ...] [--output BENCHMARKS.md]
+Usage: python scripts/bench/resource_table.py RUN_DIR [RUN_DIR ...] [--output docs/benchmarks/resource_table.md]
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from bumpfold.io.atomic import atomic_path
 from bumpfold.provenance import markdown_footer
 
 
-def _load(path: str | Path | None) -> dict[str, Any] | None:
-    return json.loads(Path(path).read_text()) if path else None
+def _load(path: str | Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
 
 
 def search_section(summary: dict[str, Any]) -> list[str]:

@@ -21,6 +21,7 @@ def job_logging(path: str | None = None) -> Iterator[logging.Logger]:
         handlers.append(logging.FileHandler(path, mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s",
                         handlers=handlers, force=True)
+    logging.getLogger("numexpr").setLevel(logging.WARNING)  # its thread-count line on import is noise
     logger = logging.getLogger("bumpfold")
     try:
         yield logger

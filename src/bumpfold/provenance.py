@@ -1,11 +1,12 @@
 """Provenance of a result: the resolved config (every default filled in), its seed, the
 versions of the packages that made it, and the git commit of the workflow.
 
-JSON results carry it as a ``provenance`` block, PNG plots as a text chunk and Parquet
-tables as schema metadata (both under the key ``bumpfold:provenance``), markdown tables as
-a closing comment. Nothing time-dependent goes in, so two fresh runs with the same config
-and seed give identical results. A job keeps the config it ran with: after a config edit
-that does not rerun it, its record shows the config of its own run.
+JSON results carry it as a ``provenance`` block, PNG plots as a text chunk, PDF plots in
+their document information and Parquet tables as schema metadata (all under the key
+``bumpfold:provenance``), markdown tables as a closing comment. Nothing time-dependent goes
+in, so two fresh runs with the same config and seed give identical results. A job keeps the
+config it ran with: after a config edit that does not rerun it, its record shows the config
+of its own run.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -71,6 +73,15 @@ def stamp_json(path: str | Path, record: dict[str, Any]) -> None:
     write_json({**payload, "provenance": record}, path)
 
 
+def _png_text(image: Any, path: str | Path) -> dict[str, str]:
+    """The text chunks of an opened image, which must be a PNG."""
+    from PIL import PngImagePlugin
+
+    if not isinstance(image, PngImagePlugin.PngImageFile):
+        raise ValueError(f"{path}: not a PNG image ({image.format})")
+    return dict(image.text)
+
+
 def stamp_png(path: str | Path, record: dict[str, Any]) -> None:
     """Store the provenance in the PNG as a text chunk (lossless re-save)."""
     from PIL import Image, PngImagePlugin
@@ -78,13 +89,46 @@ def stamp_png(path: str | Path, record: dict[str, Any]) -> None:
     info = PngImagePlugin.PngInfo()
     with Image.open(path) as image:
         image.load()
-        for key, value in image.text.items():
+        for key, value in _png_text(image, path).items():
             if key != KEY:
                 info.add_text(key, value)
         info.add_text(KEY, json.dumps(record, sort_keys=True))
         extra = {"dpi": image.info["dpi"]} if "dpi" in image.info else {}
         with atomic_path(path) as tmp:
             image.save(tmp, format="PNG", pnginfo=info, **extra)
+
+
+PDF_ENTRY = rb"/bumpfold:provenance <([0-9a-f]*)>"  # a hex string: JSON needs no PDF escaping
+
+
+def _pdf_field(pattern: bytes, data: bytes, path: str | Path) -> bytes:
+    found = re.search(pattern, data, re.S)
+    if found is None:
+        raise ValueError(f"{path}: no PDF trailer with an Info dictionary (as matplotlib writes) to stamp")
+    return found.group(1)
+
+
+def stamp_pdf(path: str | Path, record: dict[str, Any]) -> None:
+    """Store the provenance in the PDF's document information, as an incremental update (PDF
+    1.7, 7.5.6): the figure's bytes stay; the Info dictionary with the record added, its
+    cross-reference entry and a trailer are appended. A re-stamp appends again; readers,
+    and :func:`read_provenance`, take the last."""
+    data = Path(path).read_bytes()
+    tail = data[data.rfind(b"trailer"):]  # the classic (uncompressed) trailer matplotlib writes
+    info, root, size = (_pdf_field(key, tail, path) for key in (rb"/Info (\d+) 0 R", rb"/Root (\d+ \d+ R)",
+                                                                 rb"/Size (\d+)"))
+    prev = _pdf_field(rb".*startxref\s+(\d+)", data, path)
+    entries = _pdf_field(rb".*\n%s 0 obj\s*<<(.*?)>>\s*endobj" % info, data, path)
+    entries = re.sub(rb"\s*" + PDF_ENTRY, b"", entries).strip()
+    body = data if data.endswith(b"\n") else data + b"\n"
+    obj = b"%s 0 obj\n<< %s /bumpfold:provenance <%s> >>\nendobj\n" % (
+        info, entries, json.dumps(record, sort_keys=True).encode().hex().encode())
+    # the free-list head first, as some readers expect a zero-indexed table
+    xref = b"xref\n0 1\n0000000000 65535 f \n%s 1\n%010d 00000 n \n" % (info, len(body))
+    trailer = b"trailer\n<< /Size %s /Root %s /Info %s 0 R /Prev %s >>\nstartxref\n%d\n%%%%EOF\n" % (
+        size, root, info, prev, len(body) + len(obj))
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(body + obj + xref + trailer)
 
 
 def stamp_parquet(path: str | Path, record: dict[str, Any]) -> None:
@@ -98,17 +142,19 @@ def stamp_parquet(path: str | Path, record: dict[str, Any]) -> None:
 
 
 def read_provenance(path: str | Path) -> dict[str, Any]:
-    """The provenance stored in a stamped .json, .png or .parquet result."""
+    """The provenance stored in a stamped .json, .png, .pdf or .parquet result."""
     path = Path(path)
-    if path.suffix not in (".json", ".png", ".parquet"):
-        raise ValueError(f"{path}: provenance is read from .json, .png and .parquet results")
+    if path.suffix not in (".json", ".png", ".pdf", ".parquet"):
+        raise ValueError(f"{path}: provenance is read from .json, .png, .pdf and .parquet results")
     if path.suffix == ".json":
         return json.loads(path.read_text())["provenance"]
+    if path.suffix == ".pdf":  # the last stamp's
+        return json.loads(bytes.fromhex(re.findall(PDF_ENTRY, path.read_bytes())[-1].decode()))
     if path.suffix == ".png":
         from PIL import Image
 
         with Image.open(path) as image:
-            return json.loads(image.text[KEY])
+            return json.loads(_png_text(image, path)[KEY])
     import pyarrow.parquet as pq
 
     return json.loads(pq.read_schema(path).metadata[KEY.encode()])
@@ -128,8 +174,9 @@ def stamp_markdown(path: str | Path, record: dict[str, Any]) -> None:
 
 
 def stamp(paths: list[str | Path], record: dict[str, Any]) -> None:
-    """Stamp each final output by its kind (.json, .png, .parquet, .md)."""
-    stampers = {".json": stamp_json, ".png": stamp_png, ".md": stamp_markdown, ".parquet": stamp_parquet}
+    """Stamp each final output by its kind (.json, .png, .pdf, .parquet, .md)."""
+    stampers = {".json": stamp_json, ".png": stamp_png, ".pdf": stamp_pdf, ".md": stamp_markdown,
+                ".parquet": stamp_parquet}
     for path in paths:
         if Path(path).suffix not in stampers:
             raise ValueError(f"{path}: no provenance stamp for {Path(path).suffix!r} files ({', '.join(stampers)})")

@@ -1,19 +1,30 @@
 """Typed settings: sections of a validated config (bumpfold.config) as the dataclasses the
-library functions take."""
+library functions take. Building the ML settings imports no torch; the generation and skim
+types are imported when built, so that importing this module stays light."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bumpfold.generate.detector import DetectorModel
-from bumpfold.generate.jets import JetConfig
-from bumpfold.generate.production import ProductionConfig, ShowerFilter
-from bumpfold.generate.pythia import ProcessSpec
-from bumpfold.skim import Selection
+from bumpfold.ml.settings import ClassifierSettings, FlowSettings, KFoldSettings
+
+if TYPE_CHECKING:
+    from bumpfold.generate.production import ProductionConfig
+    from bumpfold.generate.pythia import ProcessSpec
+    from bumpfold.skim import Selection
+    from bumpfold.unfold.omnifold import OmniFoldSettings
+
+MLP_KEYS = ("mlp_hidden", "mlp_epochs", "mlp_batch_size", "mlp_learning_rate", "mlp_best_epochs")
+HGB_KEYS = ("max_iter", "learning_rate", "max_leaf_nodes")
+FLOW_KEYS = ("kind", "transforms", "epochs", "batch_size", "learning_rate", "patience", "n_best")
 
 
 def production_config(generation: dict[str, Any]) -> ProductionConfig:
     """From the ``generation`` section (its ``processes`` are not needed)."""
+    from bumpfold.generate.detector import DetectorModel
+    from bumpfold.generate.jets import JetConfig
+    from bumpfold.generate.production import ProductionConfig, ShowerFilter
+
     return ProductionConfig(
         sqrt_s=float(generation["sqrt_s"]), mpi=bool(generation["mpi"]),
         leading_jet_pt_min=float(generation["leading_jet_pt_min"]), batch_size=int(generation["batch_size"]),
@@ -25,6 +36,8 @@ def production_config(generation: dict[str, Any]) -> ProductionConfig:
 
 def process_spec(name: str, process: dict[str, Any]) -> ProcessSpec:
     """From one entry of ``generation.processes``."""
+    from bumpfold.generate.pythia import ProcessSpec
+
     return ProcessSpec(name=name, kind=process["kind"], pthat_min=float(process["pthat_min"]),
                        m_resonance=float(process["m_resonance"]), m_x=float(process["m_x"]), m_y=float(process["m_y"]),
                        settings=tuple(process["pythia_settings"]))
@@ -32,5 +45,43 @@ def process_spec(name: str, process: dict[str, Any]) -> ProcessSpec:
 
 def selection(skim: dict[str, Any]) -> Selection:
     """From the ``skim`` section."""
+    from bumpfold.skim import Selection
+
     return Selection(leading_pt_min=float(skim["leading_pt_min"]), jet_eta_max=float(skim["jet_eta_max"]),
                      delta_eta_max=None if skim["delta_eta_max"] is None else float(skim["delta_eta_max"]))
+
+
+def classifier(section: dict[str, Any], *, device: str, balance_classes: bool = True) -> ClassifierSettings:
+    """From a ``classifier`` section (``search.classifier`` or ``unfold.classifier``)."""
+    options: dict[str, Any] = {key: section[key] for key in (*HGB_KEYS, *MLP_KEYS)}
+    options["mlp_hidden"] = tuple(options["mlp_hidden"])
+    return ClassifierSettings(kind=section["kind"], **options, balance_classes=balance_classes, device=device)
+
+
+def search_folds(search: dict[str, Any], seed: int) -> KFoldSettings:
+    """The search's k-fold classifiers (``search.n_folds``, ``search.classifier``)."""
+    return KFoldSettings(n_folds=search["n_folds"], n_ensemble=search["classifier"]["n_ensemble"], seed=seed,
+                         classifier=classifier(search["classifier"], device=search["device"]))
+
+
+def search_flow(search: dict[str, Any], seed: int) -> FlowSettings:
+    """The search's conditional flow (``search.flow``)."""
+    f = search["flow"]
+    return FlowSettings(**{key: f[key] for key in FLOW_KEYS}, hidden=tuple(f["hidden"]), seed=seed,
+                        device=search["device"])
+
+
+def generative_flow(generative: dict[str, Any]) -> FlowSettings:
+    """Generative unfolding's flow (``unfold.generative``)."""
+    return FlowSettings(**{key: generative[key] for key in FLOW_KEYS}, hidden=tuple(generative["hidden"]),
+                        device=generative["device"])
+
+
+def omnifold(unfold: dict[str, Any]) -> OmniFoldSettings:
+    """OmniFold's iterations and classifier (``unfold``). OmniFold balances its event weights
+    itself, so the classifier's class weighting is off."""
+    from bumpfold.unfold.omnifold import OmniFoldSettings
+
+    c = unfold["classifier"]
+    return OmniFoldSettings(iterations=unfold["iterations"], max_ratio=c["max_ratio"],
+                            classifier=classifier(c, device=c["device"], balance_classes=False))

@@ -78,7 +78,9 @@ def skim_files(paths: Sequence[str | Path], selection: Selection, *, tree: str =
     if not paths:
         raise BumpfoldInputError(f"dataset {dataset!r}: no input files")
     paths = unique_paths(paths, dataset)
-    tables, total, generator = [], {}, []
+    tables: list[pd.DataFrame] = []
+    total: dict[str, int] = {}
+    generator: list[dict[str, float] | None] = []
     for path in paths:
         jets = read_fatjets(path, tree, optional=("Truth_isSignal", "genWeight"))
         table, cutflow = skim_jets(jets, selection, str(path))
@@ -91,10 +93,11 @@ def skim_files(paths: Sequence[str | Path], selection: Selection, *, tree: str =
     if len(table) == 0:
         raise BumpfoldInputError(f"dataset {dataset!r}: no events pass the selection (cutflow {total})")
     summary = {"dataset": dataset, "files": [str(p) for p in paths], "cutflow": total}
-    if all(g is not None for g in generator):  # generated samples: what limits in fb need
-        n = sum(g["n_generated"] for g in generator)
+    known = [g for g in generator if g is not None]
+    if len(known) == len(generator):  # generated samples: what limits in fb need
+        n = sum(g["n_generated"] for g in known)
         summary["generator"] = {"n_generated": n, "cross_section_pb":
-                                sum(g["cross_section_pb"] * g["n_generated"] for g in generator) / n}
+                                sum(g["cross_section_pb"] * g["n_generated"] for g in known) / n}
     return table, summary
 
 

@@ -13,6 +13,7 @@ rule bumphunt_window:
         workspaces=directory(f"{BUMPHUNT_DIR}/workspaces/{{selection}}"),
         plot=report(f"{BUMPHUNT_DIR}/{{selection}}.png", caption="../report/bumphunt_window.rst",
                     category="Bump hunt", subcategory="{window}"),
+        pdf=f"{BUMPHUNT_DIR}/{{selection}}.pdf",
     log:
         "logs/bumphunt_window/inj{injection}_{window}_{selection}.log",
     benchmark:
@@ -23,6 +24,7 @@ rule bumphunt_window:
         window=lambda wc: WINDOWS[wc.window],
         sqrt_s=config["generation"]["sqrt_s"],
         luminosity=declared_luminosity(),
+        observed=observed_search_data(),
     threads: 1
     resources:
         mem_mb=1500,
@@ -44,12 +46,16 @@ rule bumphunt_summary:
                             category="Bump hunt"),
         limits=report("results/bumphunt/limits.png", caption="../report/bumphunt_limits_plot.rst",
                       category="Bump hunt"),
+        significance_pdf="results/bumphunt/significance.pdf",
+        limits_pdf="results/bumphunt/limits.pdf",
     log:
         "logs/bumphunt_summary/summary.log",
     benchmark:
         "benchmarks/bumphunt_summary/summary.tsv"
     params:
         masses=signal_model_masses(),
+        sqrt_s=config["generation"]["sqrt_s"],
+        observed=observed_search_data(),
     threads: 1
     resources:
         mem_mb=1000,

@@ -140,6 +140,18 @@ def declared_luminosity():
     return DATASETS[role].get("luminosity_fb") if role else None
 
 
+def observed_search_data():
+    """Whether the search's data are collision data (NanoAOD files), so that their figures
+    drop "Simulation" from the label; generated samples and LHC Olympics files are simulated."""
+    return "files" in DATASETS.get(SEARCH["data"] or "", {})
+
+
+def observed_luminosity():
+    """The declared luminosity of observed collision data [fb^-1], for the control plot's
+    label (None: simulation only, or none declared)."""
+    return DATASETS[SEARCH["data"]].get("luminosity_fb") if observed_search_data() else None
+
+
 def signal_model_masses():
     """Resonance mass of each signal model (validated to be a generated resonance)."""
     if not BUMPHUNT_ON:
@@ -155,7 +167,8 @@ def bumphunt_results():
 def bumphunt_outputs():
     if not BUMPHUNT_ON:
         return []
-    return ["results/bumphunt/summary.json", "results/bumphunt/limits.png", "results/bumphunt/significance.png"]
+    return ["results/bumphunt/summary.json"] + [f"results/bumphunt/{name}.{ext}" for name in ("limits", "significance")
+                                                for ext in ("png", "pdf")]
 
 
 def window_methods(window):
@@ -205,7 +218,8 @@ def omnifold_iteration_files():
 def unfold_outputs():
     if not UNFOLD["enabled"]:
         return []
-    return [f"results/unfold/{name}" for name in ("summary.json", "unfolded.png", "convergence.png")]
+    return ["results/unfold/summary.json"] + [f"results/unfold/{name}.{ext}" for name in ("unfolded", "convergence")
+                                              for ext in ("png", "pdf")]
 
 
 def summary_page_inputs(wildcards):
@@ -218,7 +232,7 @@ def all_outputs():
     return (
         [f"results/skim/{d}.parquet" for d in DATASETS]
         + [f"results/skim/{d}.cutflow.json" for d in DATASETS]
-        + ["results/plots/control.png", "results/summary.md"]
+        + ["results/plots/control.png", "results/plots/control.pdf", "results/summary.md"]
         + search_outputs()
         + bumphunt_outputs()
         + unfold_outputs()

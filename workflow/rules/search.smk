@@ -194,12 +194,14 @@ rule evaluate_window:
     output:
         metrics=f"{SEARCH_DIR}/metrics.json",
         plot=report(f"{SEARCH_DIR}/roc_sic.png", caption="../report/roc_sic.rst", category="Search"),
+        pdf=f"{SEARCH_DIR}/roc_sic.pdf",
     log:
         "logs/evaluate_window/inj{injection}_{window}.log",
     benchmark:
         "benchmarks/evaluate_window/inj{injection}_{window}.tsv"
     params:
         methods=lambda wc: window_methods(wc.window),
+        sqrt_s=config["generation"]["sqrt_s"],
     threads: 1
     resources:
         mem_mb=1000,
@@ -219,10 +221,13 @@ rule search_summary:
         summary="results/search/summary.json",
         plot=report("results/search/sic_vs_injection.png", caption="../report/sic_vs_injection.rst",
                     category="Search"),
+        pdf="results/search/sic_vs_injection.pdf",
     log:
         "logs/search_summary/summary.log",
     benchmark:
         "benchmarks/search_summary/summary.tsv"
+    params:
+        sqrt_s=config["generation"]["sqrt_s"],
     threads: 1
     resources:
         mem_mb=1000,
@@ -249,6 +254,8 @@ rule score_range:
         window=lambda wc: WINDOWS[wc.window],
         signal_models=BUMPHUNT["signal_models"],
         injected_model=SEARCH["signal"],
+        # the unseen background simulation is what the sculpting correction measures
+        score_reference=BUMPHUNT["sculpting_correction"],
         seed=lambda wc: step_seed(config["seed"], "bumphunt", wc.injection, wc.window, wc.selection),
     threads: 1
     resources:

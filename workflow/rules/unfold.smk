@@ -109,6 +109,8 @@ rule unfold_summary:
                              category="Unfolding"),
         convergence=report(f"{UNFOLD_DIR}/convergence.png", caption="../report/unfold_convergence.rst",
                            category="Unfolding"),
+        distributions_pdf=f"{UNFOLD_DIR}/unfolded.pdf",
+        convergence_pdf=f"{UNFOLD_DIR}/convergence.pdf",
     log:
         "logs/unfold_summary/unfold_summary.log",
     benchmark:
@@ -116,6 +118,8 @@ rule unfold_summary:
     params:
         members=UNFOLD["members"],
         iterations=UNFOLD["iterations"],
+        sqrt_s=config["generation"]["sqrt_s"],
+        observed=bool(UNFOLD["data_files"]),  # the user's detector-level files: collision data
     threads: 1
     resources:
         mem_mb=1000,

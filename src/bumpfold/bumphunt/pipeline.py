@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from bumpfold.bumphunt.model import WindowCounts, infer
 from bumpfold.bumphunt.sculpting import Sculpting, measure_sculpting
 from bumpfold.bumphunt.spectrum import Binning, DijetFit, fit_background
-from bumpfold.errors import BumpfoldInputError
+from bumpfold.errors import BumpfoldInputError, required_path
 from bumpfold.io.atomic import write_json
 from bumpfold.regions import Window
 from bumpfold.registry import INCLUSIVE, RANGE_DATA, RANGE_REFERENCE
@@ -93,13 +93,15 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
     luminosity (``lumi_fb`` None) the limits are in signal events only."""
     edges = binning.edges
     in_window = binning.window_mask(window.low, window.high, f"window {window.name}")
-    rows, workspaces, spectra = [], {}, {}
+    rows: list[dict[str, Any]] = []
+    workspaces: dict[str, Any] = {}
+    spectra: dict[str, dict[str, Any]] = {}
     observed = bool((data.is_signal < 0).any())  # observed data: its true signal content is unknown
     for eff, cut in cuts.items():
         name = f"{label}, {window.name}, efficiency {eff}"
         passed = data.score.to_numpy() >= cut
         counts = binning.histogram(data.mjj.to_numpy()[passed])
-        base = {"window": window.name, "selection": label, "efficiency": eff, "threshold": cut,
+        base: dict[str, Any] = {"window": window.name, "selection": label, "efficiency": eff, "threshold": cut,
                 "n_selected": int(passed.sum()), "n_selected_window": int(counts[in_window].sum()),
                 "n_signal_true_window": None if observed else int(
                     binning.histogram(data.mjj.to_numpy()[passed & (data.is_signal == 1)])[in_window].sum())}
@@ -116,9 +118,9 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
         correction = np.ones(len(counts))  # per bin, on the fit: 1 without a sculpting correction
         if sculpting is not None:
             correction[in_window] = sculpting.ratio
-            base["sculpting"] = sculpting.summary()
+            base["sculpting"] = summary = sculpting.summary()
             log.info("%s: selected background simulation / its sideband fit in the window = %.3f +- %.3f", name,
-                     base["sculpting"]["ratio_window"], base["sculpting"]["ratio_window_uncertainty"])
+                     summary["ratio_window"], summary["ratio_window_uncertainty"])
         spectra[eff] = {"counts": counts, "fit": bkg_fit, "correction": correction, "signals": {}}
         for model, (sample, scores) in signals.items():
             keep = scores >= cut
@@ -193,7 +195,8 @@ def run_window(*, range_scores: str | Path, thresholds: str | Path | None, signa
     lumi = data_luminosity_fb(declared_fb=declared_luminosity_fb, background_cutflow=background_cutflow,
                               data_fraction=search["split"]["data_fraction"], observed=search.get("data") is not None)
     data = ranged[ranged["sample"] == RANGE_DATA][["mjj", "is_signal", "score"]].reset_index(drop=True)
-    cuts = {"1": 1.0} if selection == INCLUSIVE else json.loads(Path(thresholds).read_text())["thresholds"]
+    cuts = {"1": 1.0} if selection == INCLUSIVE else \
+        json.loads(Path(required_path(thresholds, "the selection's thresholds")).read_text())["thresholds"]
     reference, note = None, None
     if selection != INCLUSIVE and bumphunt["sculpting_correction"]:
         reference = ranged[ranged["sample"] == RANGE_REFERENCE][["mjj", "score"]].reset_index(drop=True)

@@ -156,12 +156,11 @@ def _covariance(deviance, params: NDArray[np.float64]) -> NDArray[np.float64] | 
 
 def _minimise(nll, start: NDArray[np.float64]) -> tuple[NDArray[np.float64], float]:
     """BFGS, then Nelder-Mead from its result: the dijet likelihood has long curved valleys."""
-    best = None
-    for method, options in (("BFGS", {"maxiter": 2000}),
-                            ("Nelder-Mead", {"maxiter": 20000, "xatol": 1e-8, "fatol": 1e-10})):
-        res = optimize.minimize(nll, start if best is None else best.x, method=method, options=options)
-        if best is None or res.fun < best.fun:
-            best = res
+    best = optimize.minimize(nll, start, method="BFGS", options={"maxiter": 2000})
+    polished = optimize.minimize(nll, best.x, method="Nelder-Mead",
+                                 options={"maxiter": 20000, "xatol": 1e-8, "fatol": 1e-10})
+    if polished.fun < best.fun:
+        best = polished
     return best.x, float(best.fun)
 
 

@@ -47,6 +47,13 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3g}"
 
 
+def data_luminosity(rows: list[dict]) -> float | None:
+    """The data's luminosity [fb^-1] that all rows share (a figure's label); None when
+    unknown or when the rows disagree."""
+    lumis = {r.get("luminosity_fb") for r in rows}
+    return lumis.pop() if len(lumis) == 1 else None
+
+
 def _luminosity_line(rows: list[dict]) -> str:
     lumis = {r.get("luminosity_fb") for r in rows}
     if lumis == {None}:

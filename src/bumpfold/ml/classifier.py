@@ -1,69 +1,60 @@
-"""k-fold "data vs. reference" classifiers with out-of-fold scores (CATHODE/CWoLa style).
+"""The ML core's classifiers: one factory, the epoch-ensembled MLP, a seed ensemble, and
+k-fold "data vs. reference" scoring with out-of-fold scores (CATHODE/CWoLa style).
 
 Every event of the first class ("data") is scored by classifiers that never saw it: the
 data are split into k folds; for fold i a classifier is trained on the other folds' data
 against the reference events of the other folds, and scores fold i. Each classifier is
 an ensemble of ``n_ensemble`` seeds (scores averaged); classes are weighted to balance.
-Two model families: HistGradientBoosting (strong and fast on CPU, Finke et al.
-2309.13111) and a PyTorch MLP with epoch ensembling (CATHODE's choice).
 Other events (a test set) get the average over all k classifiers.
 """
 
 from __future__ import annotations
 
 import logging
+import pickle
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from bumpfold.errors import BumpfoldInputError
+from bumpfold.io import safe_pickle
+from bumpfold.io.atomic import atomic_path
+from bumpfold.ml.settings import ClassifierSettings, KFoldSettings
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ClassifierSettings:
-    kind: str = "hgb"  # "hgb": scikit-learn HistGradientBoosting; "mlp": PyTorch MLP (CATHODE's)
-    n_folds: int = 5
-    n_ensemble: int = 5
-    max_iter: int = 200  # hgb: boosting iterations
-    learning_rate: float = 0.1  # hgb
-    max_leaf_nodes: int = 31  # hgb
-    early_stopping: bool = True  # hgb
-    mlp_hidden: tuple[int, ...] = (64, 64, 64)
-    mlp_epochs: int = 30
-    mlp_batch_size: int = 128
-    mlp_learning_rate: float = 1e-3
-    mlp_best_epochs: int = 5  # predictions averaged over the epochs with the lowest validation loss
-    device: str = "auto"
-    seed: int = 0
+class BinaryClassifier(Protocol):
+    """What the core's models share (scikit-learn's interface)."""
 
+    def fit(self, x: NDArray[np.float64], y: NDArray[np.float64],
+            sample_weight: NDArray[np.float64] | None = None) -> Any: ...
 
-MLP_KEYS = ("mlp_hidden", "mlp_epochs", "mlp_batch_size", "mlp_learning_rate", "mlp_best_epochs")
-
-
-def mlp_options(section: dict) -> dict:
-    """The MLP keys of a config's classifier section (search's or unfold's), as the settings
-    dataclasses take them."""
-    return {key: tuple(section[key]) if key == "mlp_hidden" else section[key] for key in MLP_KEYS}
+    def predict_proba(self, x: NDArray[np.float64]) -> NDArray[np.float64]: ...
 
 
 class EpochEnsembleMLP:
     """A PyTorch MLP with balanced class weights; like CATHODE's classifier, its prediction
-    averages the models of the ``best_epochs`` epochs with the lowest validation loss.
-    Inputs are standardised with the training set's mean and spread."""
+    averages the models of the ``mlp_best_epochs`` epochs with the lowest validation loss
+    (the core's training loop, bumpfold.ml.training). Inputs are standardised with the
+    training set's mean and spread."""
 
     def __init__(self, settings: ClassifierSettings, seed: int) -> None:
         self.settings = settings
         self.seed = seed
-        self.members: list = []
-        self.mean = self.std = None
+        self.members: list[Any] = []
+        self.mean: NDArray[np.float64] | None = None
+        self.std: NDArray[np.float64] | None = None
 
-    def _net(self, n_in: int):
+    def _net(self, n_in: int) -> Any:
         import torch
 
-        layers, width = [], n_in
+        layers: list[torch.nn.Module] = []
+        width = n_in
         for h in self.settings.mlp_hidden:
             layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
             width = h
@@ -72,12 +63,12 @@ class EpochEnsembleMLP:
     def fit(self, x: NDArray[np.float64], y: NDArray[np.float64],
             sample_weight: NDArray[np.float64] | None = None) -> EpochEnsembleMLP:
         """Classes balanced to equal total weight; ``sample_weight`` (OmniFold's per-event
-        weights) multiplies each event's weight before the balancing."""
-        import copy
-
+        weights) multiplies each event's weight before the balancing. A fifth of the events
+        is the validation split that picks the best epochs."""
         import torch
 
         from bumpfold.ml.device import resolve_device
+        from bumpfold.ml.training import LoopSettings, train_best_epochs
 
         s = self.settings
         torch.manual_seed(self.seed)
@@ -96,27 +87,22 @@ class EpochEnsembleMLP:
         weight = torch.as_tensor(w, dtype=torch.float32, device=device)
         order = rng.permutation(len(x))
         val = torch.as_tensor(order[: len(x) // 5], device=device)
-        train = order[len(x) // 5:]
         net = self._net(x.shape[1]).to(device)
-        optimiser = torch.optim.Adam(net.parameters(), lr=s.mlp_learning_rate)
         loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
-        snapshots = []
-        for epoch in range(s.mlp_epochs):
-            net.train()
-            perm = torch.as_tensor(train[rng.permutation(len(train))], device=device)
-            for start in range(0, len(perm), s.mlp_batch_size):
-                idx = perm[start:start + s.mlp_batch_size]
-                loss = (loss_fn(net(xt[idx]).squeeze(1), yt[idx]) * weight[idx]).mean()
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-            net.eval()
-            with torch.no_grad():
-                val_loss = float((loss_fn(net(xt[val]).squeeze(1), yt[val]) * weight[val]).mean())
-            log.info("mlp epoch %d/%d: validation loss %.4f", epoch + 1, s.mlp_epochs, val_loss)
-            snapshots = sorted(snapshots + [(val_loss, copy.deepcopy(net).cpu())], key=lambda t: t[0])
-            snapshots = snapshots[: s.mlp_best_epochs]
-        self.members = [m for _, m in snapshots]
+
+        def weighted_loss(idx: torch.Tensor) -> torch.Tensor:
+            return (loss_fn(net(xt[idx]).squeeze(1), yt[idx]) * weight[idx]).mean()
+
+        states, _ = train_best_epochs(
+            net, batch_loss=weighted_loss, validation_loss=lambda: weighted_loss(val), train=order[len(x) // 5:],
+            settings=LoopSettings(epochs=s.mlp_epochs, batch_size=s.mlp_batch_size,
+                                  learning_rate=s.mlp_learning_rate, n_best=s.mlp_best_epochs),
+            rng=rng, device=device, name="mlp")
+        self.members = []
+        for state in states:
+            member = self._net(x.shape[1])
+            member.load_state_dict(state)
+            self.members.append(member.eval())
         return self
 
     # pickled with NumPy weights, so that bumpfold.io.safe_pickle loads it without torch code
@@ -141,23 +127,72 @@ class EpochEnsembleMLP:
     def predict_proba(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         import torch
 
+        if self.mean is None or self.std is None:
+            raise BumpfoldInputError("the MLP is not trained (fit it first)")
         xt = torch.as_tensor((x - self.mean) / self.std, dtype=torch.float32)
         with torch.no_grad():
             p = np.mean([torch.sigmoid(m(xt).squeeze(1)).double().numpy() for m in self.members], axis=0)
         return np.c_[1.0 - p, p]
 
 
-def _model(settings: ClassifierSettings, seed: int):
+def make_classifier(settings: ClassifierSettings, seed: int) -> BinaryClassifier:
+    """A fresh, unfitted binary classifier (``fit(x, y, sample_weight)``, ``predict_proba``)."""
     if settings.kind == "mlp":
         return EpochEnsembleMLP(settings, seed)
-    if settings.kind != "hgb":
-        raise BumpfoldInputError(f"classifier kind {settings.kind!r}: use 'hgb' or 'mlp'")
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     return HistGradientBoostingClassifier(
         max_iter=settings.max_iter, learning_rate=settings.learning_rate, max_leaf_nodes=settings.max_leaf_nodes,
-        early_stopping=settings.early_stopping, validation_fraction=0.2, n_iter_no_change=10,
-        class_weight="balanced", random_state=seed)
+        min_samples_leaf=settings.min_samples_leaf, l2_regularization=settings.l2_regularization,
+        early_stopping=settings.early_stopping,
+        validation_fraction=settings.validation_fraction if settings.early_stopping else None,
+        n_iter_no_change=settings.n_iter_no_change,
+        class_weight="balanced" if settings.balance_classes else None, random_state=seed)
+
+
+class Ensemble:
+    """Classifiers of one settings trained with different seeds; ``predict_proba`` averages
+    them. ``save``/``load`` write and read a pickle that bumpfold.io.safe_pickle vets."""
+
+    def __init__(self, settings: ClassifierSettings, seeds: Sequence[int]) -> None:
+        if not seeds:
+            raise BumpfoldInputError("an ensemble needs at least one seed")
+        self.settings = settings
+        self.seeds = [int(seed) for seed in seeds]
+        self.members: list[BinaryClassifier] = []
+
+    def fit(self, x: NDArray[np.float64], y: NDArray[np.float64],
+            sample_weight: NDArray[np.float64] | None = None) -> Ensemble:
+        self.members = []
+        for seed in self.seeds:
+            model = make_classifier(self.settings, seed)
+            if sample_weight is None:
+                model.fit(x, y)
+            else:
+                model.fit(x, y, sample_weight=sample_weight)
+            self.members.append(model)
+        return self
+
+    def predict_proba(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        if not self.members:
+            raise BumpfoldInputError("the ensemble is not trained (fit it first)")
+        p = np.mean([m.predict_proba(x)[:, 1] for m in self.members], axis=0) if len(x) else np.empty(0)
+        return np.c_[1.0 - p, p]
+
+    def score(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The class-1 probability of each event."""
+        return self.predict_proba(x)[:, 1]
+
+    def save(self, path: str | Path) -> None:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            pickle.dump(self, f)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Ensemble:
+        ensemble = safe_pickle.load(path, what="a classifier ensemble")
+        if not isinstance(ensemble, cls):
+            raise BumpfoldInputError(f"{path}: holds a {type(ensemble).__name__}, not a classifier ensemble")
+        return ensemble
 
 
 @dataclass
@@ -165,7 +200,7 @@ class FoldScores:
     data: NDArray[np.float64]  # out-of-fold score of every data event
     reference: NDArray[np.float64]  # out-of-fold score of every reference event
     others: list[NDArray[np.float64]]  # mean score of all fold classifiers, per extra set
-    models: list[list] | None = None  # the fitted ensemble members of each fold
+    models: list[Ensemble] | None = None  # the fitted ensemble of each fold
 
 
 @dataclass
@@ -173,30 +208,25 @@ class FoldResult:
     """What the classifier of one fold gives: one workflow job each."""
 
     fold: int
-    members: list  # the fitted ensemble members
+    model: Ensemble  # the fitted ensemble
     data: NDArray[np.float64]  # scores of this fold's data events (in their order)
     reference: NDArray[np.float64]  # scores of this fold's reference events
     others: list[NDArray[np.float64]]  # scores of every event of each extra set
 
 
-def fold_model_scores(models: list[list], x: NDArray[np.float64], folds: NDArray[np.int64]) -> NDArray[np.float64]:
+def fold_model_scores(models: Sequence[BinaryClassifier], x: NDArray[np.float64],
+                      folds: NDArray[np.int64]) -> NDArray[np.float64]:
     """Score each event with the ensemble of one fold (its entry in ``folds``), so that events
     the classifiers never saw get scores distributed like out-of-fold scores; the mean of all
     folds would be narrower and would shift a fixed score threshold."""
     if len(x) != len(folds):
         raise BumpfoldInputError(f"{len(x)} events but {len(folds)} fold labels")
     scores = np.zeros(len(x))
-    for fold, members in enumerate(models):
+    for fold, model in enumerate(models):
         rows = folds == fold
         if rows.any():
-            scores[rows] = _ensemble_proba(members, x[rows])
+            scores[rows] = model.predict_proba(x[rows])[:, 1]
     return scores
-
-
-def _ensemble_proba(members: list, x: NDArray[np.float64]) -> NDArray[np.float64]:
-    if len(x) == 0:  # e.g. no labelled test set beside observed data
-        return np.empty(0)
-    return np.mean([m.predict_proba(x)[:, 1] for m in members], axis=0)
 
 
 def check_folds(data: NDArray[np.float64], reference: NDArray[np.float64], data_folds: NDArray[np.int64],
@@ -213,7 +243,7 @@ def check_folds(data: NDArray[np.float64], reference: NDArray[np.float64], data_
 
 
 def train_fold(data: NDArray[np.float64], reference: NDArray[np.float64], *, data_folds: NDArray[np.int64],
-               reference_folds: NDArray[np.int64], fold: int, settings: ClassifierSettings,
+               reference_folds: NDArray[np.int64], fold: int, settings: KFoldSettings,
                score_also: tuple[NDArray[np.float64], ...] = ()) -> FoldResult:
     """Train the ensemble of fold ``fold`` on the other folds (data label 1, reference 0);
     score the fold's own events and every event of ``score_also``."""
@@ -223,14 +253,13 @@ def train_fold(data: NDArray[np.float64], reference: NDArray[np.float64], *, dat
     check_folds(data, reference, data_folds, reference_folds, k)
     x = np.concatenate([data[data_folds != fold], reference[reference_folds != fold]])
     y = np.r_[np.ones(int((data_folds != fold).sum())), np.zeros(int((reference_folds != fold).sum()))]
-    members = []
-    for member in range(settings.n_ensemble):
-        seed = int(np.random.SeedSequence([settings.seed, fold, member]).generate_state(1)[0])
-        members.append(_model(settings, seed=seed).fit(x, y))
+    seeds = [int(np.random.SeedSequence([settings.seed, fold, member]).generate_state(1)[0])
+             for member in range(settings.n_ensemble)]
+    model = Ensemble(settings.classifier, seeds).fit(x, y)
     log.info("classifier fold %d/%d trained (%d data, %d reference)", fold + 1, k, int(y.sum()), int(len(y) - y.sum()))
-    return FoldResult(fold=fold, members=members, data=_ensemble_proba(members, data[data_folds == fold]),
-                      reference=_ensemble_proba(members, reference[reference_folds == fold]),
-                      others=[_ensemble_proba(members, extra) for extra in score_also])
+    return FoldResult(fold=fold, model=model, data=model.score(data[data_folds == fold]),
+                      reference=model.score(reference[reference_folds == fold]),
+                      others=[model.score(extra) for extra in score_also])
 
 
 def combine_folds(results: list[FoldResult], *, data_folds: NDArray[np.int64],
@@ -251,11 +280,11 @@ def combine_folds(results: list[FoldResult], *, data_folds: NDArray[np.int64],
         data[data_folds == r.fold] = r.data
         reference[reference_folds == r.fold] = r.reference
     others = [np.mean([r.others[i] for r in results], axis=0) for i in range(len(results[0].others))]
-    return FoldScores(data=data, reference=reference, others=others, models=[r.members for r in results])
+    return FoldScores(data=data, reference=reference, others=others, models=[r.model for r in results])
 
 
 def kfold_scores(data: NDArray[np.float64], reference: NDArray[np.float64], *, data_folds: NDArray[np.int64],
-                 reference_folds: NDArray[np.int64], settings: ClassifierSettings,
+                 reference_folds: NDArray[np.int64], settings: KFoldSettings,
                  score_also: tuple[NDArray[np.float64], ...] = ()) -> FoldScores:
     """All k folds in this process (the workflow runs them as separate jobs with
     ``train_fold`` and ``combine_folds``); see the module docstring."""

@@ -3,18 +3,16 @@
 The condition m is one number per event (m_jj in the search) or a vector (the detector-level
 observables in generative unfolding); it is standardised per component.
 
-Training follows CATHODE: a train/validation split, Adam, early stopping on the
-validation loss, and an ensemble of the ``n_best`` epochs with the lowest validation loss
-(densities averaged; samples drawn from the mixture).
+Training is the ML core's loop (bumpfold.ml.training, CATHODE's recipe): a train/validation
+split, Adam, early stopping on the validation loss, and an ensemble of the ``n_best`` epochs
+with the lowest validation loss (densities averaged; samples drawn from the mixture).
 """
 
 from __future__ import annotations
 
-import copy
 import io
 import logging
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -25,40 +23,18 @@ from bumpfold.errors import BumpfoldInputError, one_line
 from bumpfold.io.atomic import atomic_path
 from bumpfold.ml.device import resolve_device
 from bumpfold.ml.preprocessing import LogitScaler
+from bumpfold.ml.settings import FLOW_KINDS, FlowSettings
+from bumpfold.ml.training import History, LoopSettings, train_best_epochs
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FlowSettings:
-    kind: str = "maf"  # "maf" (affine MADE) or "nsf" (rational-quadratic splines)
-    transforms: int = 4
-    hidden: tuple[int, ...] = (64, 64)
-    epochs: int = 60
-    batch_size: int = 256
-    learning_rate: float = 1e-3
-    val_fraction: float = 0.2
-    patience: int = 10
-    n_best: int = 5
-    seed: int = 0
-    device: str = "auto"
-
-
-@dataclass
-class History:
-    train_loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    best_epochs: list[int] = field(default_factory=list)
-    epoch_seconds: list[float] = field(default_factory=list)  # wall time of each epoch (not saved)
-
 
 
 def _build(settings: FlowSettings, n_features: int, n_context: int = 1):
     import zuko
 
     kinds = {"maf": zuko.flows.MAF, "nsf": zuko.flows.NSF}
-    if settings.kind not in kinds:
-        raise BumpfoldInputError(f"flow kind {settings.kind!r}: use one of {', '.join(kinds)}")
+    if settings.kind not in FLOW_KINDS:
+        raise BumpfoldInputError(f"flow kind {settings.kind!r}: use one of {', '.join(FLOW_KINDS)}")
     return kinds[settings.kind](features=n_features, context=n_context, transforms=settings.transforms,
                                 hidden_features=list(settings.hidden))
 
@@ -125,47 +101,17 @@ class ConditionalFlow:
         n_val = max(1, int(s.val_fraction * len(x)))
         val, train = order[:n_val], order[n_val:]
         flow = _build(s, x.shape[1], self.n_context).to(device)
-        optimiser = torch.optim.Adam(flow.parameters(), lr=s.learning_rate)
-        # the data live on the training device for the whole fit: no copy per batch, and no
-        # host synchronisation inside the epoch (the loss is summed on the device)
+        # the data live on the training device for the whole fit: no copy per batch
         z, c = z.to(device), c.to(device)
         z_val, c_val = z[val], c[val]
-        snapshots: list[tuple[float, int, dict]] = []
-        best, since_best = np.inf, 0
-        for epoch in range(s.epochs):
-            started = time.perf_counter()
-            flow.train()
-            perm = torch.as_tensor(train[rng.permutation(len(train))], device=device)
-            total = torch.zeros((), dtype=torch.float64, device=device)
-            for start in range(0, len(perm), s.batch_size):
-                idx = perm[start:start + s.batch_size]
-                loss = -flow(c[idx]).log_prob(z[idx]).mean()
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-                total += loss.detach().double() * len(idx)
-            flow.eval()
-            with torch.no_grad():
-                val_loss = float(-flow(c_val).log_prob(z_val).mean())
-            self.history.train_loss.append(float(total) / len(perm))
-            self.history.val_loss.append(val_loss)
-            self.history.epoch_seconds.append(time.perf_counter() - started)
-            snapshots.append((val_loss, epoch, copy.deepcopy(flow.state_dict())))
-            snapshots = sorted(snapshots, key=lambda t: t[0])[: s.n_best]
-            if val_loss < best - 1e-4:
-                best, since_best = val_loss, 0
-            else:
-                since_best += 1
-            log.info("flow epoch %d: train %.4f val %.4f (%.0f training events/s)", epoch,
-                     self.history.train_loss[-1], val_loss, len(perm) / self.history.epoch_seconds[-1])
-            if not np.isfinite(val_loss):
-                raise RuntimeError(f"flow training diverged at epoch {epoch} (validation loss {val_loss})")
-            if since_best >= s.patience:
-                log.info("early stop after epoch %d (best validation loss %.4f)", epoch, best)
-                break
-        self.history.best_epochs = [e for _, e, _ in snapshots]
+        states, self.history = train_best_epochs(
+            flow, batch_loss=lambda idx: -flow(c[idx]).log_prob(z[idx]).mean(),
+            validation_loss=lambda: -flow(c_val).log_prob(z_val).mean(), train=train,
+            settings=LoopSettings(epochs=s.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate,
+                                  n_best=s.n_best, patience=s.patience),
+            rng=rng, device=device, name="flow")
         self.members = []
-        for _, _, state in snapshots:
+        for state in states:
             member = _build(s, x.shape[1], self.n_context)
             member.load_state_dict(state)
             self.members.append(member.eval())

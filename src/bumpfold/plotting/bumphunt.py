@@ -7,13 +7,16 @@ from pathlib import Path
 import numpy as np
 
 from bumpfold.bumphunt.spectrum import Binning
-from bumpfold.plotting.common import new_figure, panel_row, save_figure
+from bumpfold.plotting.common import MARKERS, experiment_label, new_figure, panel_row, save_figure
 from bumpfold.regions import Window
 
 
 def plot_window_spectra(spectra: dict[str, dict], binning: Binning, window: Window, title: str,
-                        output: str | Path) -> None:
-    """Per efficiency: selected m_jj spectrum, background fit, fitted signal, pulls."""
+                        output: str | Path, *, sqrt_s: float, luminosity_fb: float | None,
+                        observed: bool) -> None:
+    """Per efficiency: selected m_jj spectrum, background fit, fitted signal, pulls.
+    ``sqrt_s`` [GeV], the data's ``luminosity_fb`` (None: unknown) and ``observed`` (the
+    data are collision data, not simulation) label the panels."""
     edges = binning.edges
     centres = 0.5 * (edges[1:] + edges[:-1])
     n = max(len(spectra), 1)
@@ -27,12 +30,14 @@ def plot_window_spectra(spectra: dict[str, dict], binning: Binning, window: Wind
         top.stairs(pred, edges, color="tab:blue", label=f"dijet fit, {fit.n_params} par.")
         if not np.allclose(s["correction"], 1.0):
             pred = pred * s["correction"]
-            top.stairs(pred, edges, color="tab:green", label="fit x sculpting correction (background sim.)")
-        for model, signal in s["signals"].items():
-            top.stairs(pred + signal, edges, color="tab:red", ls="--", label=f"fit + {model} (best fit, window)")
+            top.stairs(pred, edges, color="tab:green", ls="-.", label="fit x sculpting correction (background sim.)")
+        for k, (model, signal) in enumerate(s["signals"].items()):
+            top.stairs(pred + signal, edges, color=f"C{3 + k}", ls=("--", ":")[k % 2],
+                       label=f"fit + {model} (best fit, window)")
         top.axvspan(window.low, window.high, color="tab:orange", alpha=0.15, label="signal window (blinded in fit)")
-        top.set(yscale="log", ylabel="events / bin", title=f"efficiency {eff}")
-        top.legend(fontsize=12)
+        top.set(yscale="log", ylabel="events / bin")
+        top.legend(fontsize=12, title=f"efficiency {eff}", title_fontsize=12)
+        experiment_label(top, sqrt_s=sqrt_s, luminosity_fb=luminosity_fb, observed=observed)
         pulls = (counts - pred) / np.sqrt(np.maximum(pred, 1e-9))
         bottom.bar(centres, pulls, width=np.diff(edges), color="grey")
         bottom.axvspan(window.low, window.high, color="tab:orange", alpha=0.15)
@@ -42,13 +47,15 @@ def plot_window_spectra(spectra: dict[str, dict], binning: Binning, window: Wind
     save_figure(fig, output)
 
 
-def plot_significance_by_window(rows: list[dict], output: str | Path) -> None:
-    """Local significance of each window's own signal model, per selection and injection."""
+def plot_significance_by_window(rows: list[dict], output: str | Path, *, sqrt_s: float,
+                                luminosity_fb: float | None, observed: bool) -> None:
+    """Local significance of each window's own signal model, per selection and injection;
+    labelled as :func:`plot_window_spectra`."""
     injections = sorted({r["injection"] for r in rows})
     # one colour per (selection, efficiency) in every panel; markers only, since a window
     # whose fit failed has no point and a line would bridge it
     labels = sorted({f"{r['selection']} eff {r['efficiency']}" for r in rows})
-    colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+    styles = {label: {"color": f"C{i % 10}", "marker": MARKERS[i % len(MARKERS)]} for i, label in enumerate(labels)}
     fig, axes = panel_row(len(injections))
     for ax, injection in zip(axes, injections):
         series: dict[str, list[tuple[float, float]]] = {}
@@ -57,20 +64,21 @@ def plot_significance_by_window(rows: list[dict], output: str | Path) -> None:
                 series.setdefault(f"{r['selection']} eff {r['efficiency']}", []).append(
                     (r["window_centre"], r["local_significance"]))
         for label, pts in sorted(series.items()):
-            ax.plot(*zip(*sorted(pts)), "o", ms=10, color=colours[label], label=label)
+            ax.plot(*zip(*sorted(pts)), ls="none", ms=10, label=label, **styles[label])
         for z in (3, 5):
             ax.axhline(z, color="k", ls=":")
-        ax.set(xlabel=r"window centre $m_{jj}$ [GeV]", ylabel=r"local significance [$\sigma$]",
-               title=f"{injection} signal events injected")
-        ax.legend(fontsize=12)
+        ax.set(xlabel=r"window centre $m_{jj}$ [GeV]", ylabel=r"local significance [$\sigma$]")
+        ax.legend(fontsize=12, title=f"{injection} signal events injected", title_fontsize=12)
+        experiment_label(ax, sqrt_s=sqrt_s, luminosity_fb=luminosity_fb, observed=observed)
     fig.tight_layout()
     save_figure(fig, output)
 
 
-def plot_limits(rows: list[dict], output: str | Path) -> None:
+def plot_limits(rows: list[dict], output: str | Path, *, sqrt_s: float, luminosity_fb: float | None,
+                observed: bool) -> None:
     """95% CL limit on sigma x B vs. resonance mass (Brazil band): a row of panels per
     injection, a column per (selection, efficiency); in signal events in the window where the
-    data's luminosity is unknown."""
+    data's luminosity is unknown. Labelled as :func:`plot_window_spectra`."""
     unit = "fb" if all(r.get("limit_exp_fb") is not None for r in rows) else "events"
     rows = [{**r, "limit_exp": r[f"limit_exp_{unit}"], "limit_obs": r[f"limit_obs_{unit}"]} for r in rows]
     selections = sorted({(r["selection"], r["efficiency"]) for r in rows})
@@ -93,8 +101,8 @@ def plot_limits(rows: list[dict], output: str | Path) -> None:
             ax.plot(m, obs, "ko-", label="observed")
             ylabel = (r"95% CL limit on $\sigma \times B$ [fb]" if unit == "fb"
                       else "95% CL limit [signal events in the window]")
-            ax.set(xlabel="resonance mass [GeV]", ylabel=ylabel, yscale="log",
-                   title=f"{selection}, efficiency {eff}, {injection} injected")
-            ax.legend(fontsize=12)
+            ax.set(xlabel="resonance mass [GeV]", ylabel=ylabel, yscale="log")
+            ax.legend(fontsize=12, title=f"{selection}, efficiency {eff}, {injection} injected", title_fontsize=12)
+            experiment_label(ax, sqrt_s=sqrt_s, luminosity_fb=luminosity_fb, observed=observed)
     fig.tight_layout()
     save_figure(fig, output)

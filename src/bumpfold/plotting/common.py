@@ -1,8 +1,10 @@
-"""What every figure shares: the Agg backend, the CMS style, atomic PNG writing."""
+"""What every figure shares: the Agg backend, the CMS style, the experiment-style label,
+line styles that read in greyscale, and atomic PNG + PDF writing."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -11,6 +13,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 
 from bumpfold.io.atomic import atomic_path  # noqa: E402
+
+# Where colours repeat or print in grey, curves still differ by line style and marker.
+LINESTYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*")
 
 
 def new_figure(*args, **kwargs):
@@ -24,7 +30,34 @@ def panel_row(n: int, *, width: float = 10, height: float = 8):
     return fig, list(axes[0])
 
 
-def save_figure(fig, output: str | Path, dpi: int = 80) -> None:
-    with atomic_path(output) as tmp:
-        fig.savefig(tmp, format=Path(output).suffix.lstrip(".") or "png", dpi=dpi)
+def line_style(i: int) -> dict[str, Any]:
+    """The ``i``-th curve's colour, line style and marker (matplotlib keyword arguments)."""
+    return {"color": f"C{i % 10}", "ls": LINESTYLES[i % len(LINESTYLES)], "marker": MARKERS[i % len(MARKERS)]}
+
+
+def experiment_label(ax, *, sqrt_s: float, luminosity_fb: float | None = None,
+                     observed: bool = False) -> tuple[str, str]:
+    """mplhep's experiment-style label above ``ax``: "bumpfold" (bold; we are no experiment),
+    then "Simulation Private work", or "Private work" where the figure shows observed data;
+    on the right the luminosity [fb^-1] where known and sqrt(s) (given in GeV, shown in
+    TeV). Returns the (left, right) texts after "bumpfold"."""
+    left = "Private work" if observed else "Simulation Private work"
+    energy = f"({sqrt_s / 1000:g} TeV)"
+    right = energy if luminosity_fb is None else rf"{luminosity_fb:.3g} $\mathrm{{fb^{{-1}}}}$ {energy}"
+    # about 0.7 of the style's font: the full CMS size overruns a 9-inch panel's width
+    size = 0.7 * plt.rcParams["font.size"]
+    mplhep.label.exp_label(exp="bumpfold", llabel=left, rlabel=right, loc=0, ax=ax, fontsize=size)
+    return left, right
+
+
+def save_figure(fig, output: str | Path, *, dpi: int = 80) -> None:
+    """Write ``fig`` as PNG at ``output`` and as PDF beside it (same name, ``.pdf``), each
+    atomically. The PDF carries no creation date, so a rerun gives the same bytes."""
+    png = Path(output)
+    if png.suffix != ".png":
+        raise ValueError(f"{png}: figures are written as .png (and .pdf beside it)")
+    with atomic_path(png.with_suffix(".pdf")) as tmp:
+        fig.savefig(tmp, format="pdf", metadata={"CreationDate": None})
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
     plt.close(fig)

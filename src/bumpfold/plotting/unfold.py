@@ -7,15 +7,17 @@ from typing import Any
 
 import numpy as np
 
-from bumpfold.plotting.common import new_figure, save_figure
+from bumpfold.plotting.common import MARKERS, experiment_label, new_figure, save_figure
 
 LABELS = {"mass": "jet mass [GeV]", "multiplicity": "constituents", "tau21": r"$\tau_{21}$",
           "tau32": r"$\tau_{32}$", "msoftdrop": "soft-drop mass [GeV]", "pt": r"jet $p_T$ [GeV]"}
 TD = "triangular_discriminator_1e3"
 
 
-def plot_unfolded(summary: dict[str, Any], output: str | Path, *, columns: int = 3) -> None:
-    """Per observable: truth, prior, IBU and OmniFold (normalised), and their ratio to the truth."""
+def plot_unfolded(summary: dict[str, Any], output: str | Path, *, sqrt_s: float, observed: bool = False,
+                  columns: int = 3) -> None:
+    """Per observable: truth, prior, IBU and OmniFold (normalised), and their ratio to the truth.
+    ``sqrt_s`` [GeV] and ``observed`` (the unfolded data are collision data) label the panels."""
     names = list(summary["observables"])
     rows = -(-len(names) // columns)
     fig, axes = new_figure(2 * rows, columns, figsize=(9 * columns, 10 * rows), squeeze=False,
@@ -45,6 +47,7 @@ def plot_unfolded(summary: dict[str, Any], output: str | Path, *, columns: int =
                      label=label("OmniFold", "omnifold"))
         top.set(ylabel="fraction per bin", xlim=(edges[0], edges[-1]))
         top.legend(fontsize=11, title=r"triangular discr. $\times 10^3$" if m else None, title_fontsize=11)
+        experiment_label(top, sqrt_s=sqrt_s, observed=observed)
         bottom.stairs(np.array(o["prior"]) / safe, edges, color="tab:green", ls="--")
         bottom.stairs(np.array(o["ibu"]) / safe, edges, color="tab:blue")
         bottom.errorbar(centres, np.array(o["omnifold"]) / safe, yerr=np.array(o["omnifold_error"]) / safe,
@@ -59,21 +62,25 @@ def plot_unfolded(summary: dict[str, Any], output: str | Path, *, columns: int =
     save_figure(fig, output)
 
 
-def plot_convergence(summary: dict[str, Any], output: str | Path) -> None:
-    """Triangular discriminator to the truth vs. iteration, OmniFold (ensemble mean) and IBU."""
+def plot_convergence(summary: dict[str, Any], output: str | Path, *, sqrt_s: float, observed: bool = False) -> None:
+    """Triangular discriminator to the truth vs. iteration, OmniFold (ensemble mean) and IBU;
+    labelled as :func:`plot_unfolded`."""
     fig, ax = new_figure(figsize=(10, 8))
     for k, (name, o) in enumerate(summary["observables"].items()):
         if "convergence" not in o:  # real data: no truth to converge to
             continue
         omni, ibu = o["convergence"]["omnifold"], o["convergence"]["ibu"]
         prior = o["metrics"]["prior"][TD]
-        ax.plot(range(len(omni) + 1), [prior, *omni], "o-", color=f"C{k}", label=f"{name} OmniFold")
-        ax.plot(range(len(ibu) + 1), [prior, *ibu], "s:", color=f"C{k}", label=f"{name} IBU")
+        # an observable by colour and marker, a method by line style (solid OmniFold, dotted IBU)
+        style = {"color": f"C{k % 10}", "marker": MARKERS[k % len(MARKERS)]}
+        ax.plot(range(len(omni) + 1), [prior, *omni], ls="-", label=f"{name} OmniFold", **style)
+        ax.plot(range(len(ibu) + 1), [prior, *ibu], ls=":", mfc="none", label=f"{name} IBU", **style)
     ax.set(xlabel="iteration (0 = prior)", ylabel=r"triangular discriminator $\times 10^3$")
     if not summary.get("has_truth", True):
         ax.text(0.5, 0.5, "real data: no truth to compare with", transform=ax.transAxes, ha="center")
     else:
         ax.set_yscale("log")
         ax.legend(fontsize=10, ncol=2)
+    experiment_label(ax, sqrt_s=sqrt_s, observed=observed)
     fig.tight_layout()
     save_figure(fig, output)

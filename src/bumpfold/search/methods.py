@@ -29,11 +29,12 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from bumpfold.errors import BumpfoldInputError
-from bumpfold.ml.classifier import ClassifierSettings, FoldResult, check_folds, combine_folds, train_fold
+from bumpfold.ml.classifier import FoldResult, check_folds, combine_folds, train_fold
+from bumpfold.ml.settings import FlowSettings, KFoldSettings
 from bumpfold.regions import Window, assign_folds
 
 if TYPE_CHECKING:  # torch only where a flow is trained
-    from bumpfold.ml.flow import ConditionalFlow, FlowSettings
+    from bumpfold.ml.flow import ConditionalFlow
 
 
 
@@ -78,7 +79,7 @@ class ClassifierTask:
     data_folds: NDArray[np.int64]
     reference_folds: NDArray[np.int64]
     test: NDArray[np.float64]
-    settings: ClassifierSettings
+    settings: KFoldSettings
     sr_data: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
@@ -100,7 +101,7 @@ class ClassifierTask:
 
 
 def _task(wd: WindowData, data: pd.DataFrame | NDArray, reference: pd.DataFrame | NDArray,
-          settings: ClassifierSettings, seed: int, *, data_is_sr_data: bool = True,
+          settings: KFoldSettings, seed: int, *, data_is_sr_data: bool = True,
           encode: Callable[[pd.DataFrame], NDArray[np.float64]] | None = None) -> ClassifierTask:
     """``encode`` turns events into classifier inputs (default: the window's features)."""
     encode = encode or wd.x
@@ -112,11 +113,11 @@ def _task(wd: WindowData, data: pd.DataFrame | NDArray, reference: pd.DataFrame 
                           settings=settings, sr_data=None if data_is_sr_data else encode(wd.sr("data")))
 
 
-def cathode(wd: WindowData, samples: NDArray[np.float64], settings: ClassifierSettings, seed: int) -> ClassifierTask:
+def cathode(wd: WindowData, samples: NDArray[np.float64], settings: KFoldSettings, seed: int) -> ClassifierTask:
     return _task(wd, wd.sr("data"), samples, settings, seed)
 
 
-def cwola(wd: WindowData, settings: ClassifierSettings, seed: int, *, sideband_width: float) -> ClassifierTask:
+def cwola(wd: WindowData, settings: KFoldSettings, seed: int, *, sideband_width: float) -> ClassifierTask:
     w = wd.window
     mjj = wd.table.mjj.to_numpy()
     near = ((mjj >= w.low - sideband_width) & (mjj < w.low)) | ((mjj >= w.high) & (mjj < w.high + sideband_width))
@@ -124,7 +125,7 @@ def cwola(wd: WindowData, settings: ClassifierSettings, seed: int, *, sideband_w
     return _task(wd, wd.sr("data"), reference, settings, seed)
 
 
-def iad(wd: WindowData, settings: ClassifierSettings, seed: int) -> ClassifierTask:
+def iad(wd: WindowData, settings: KFoldSettings, seed: int) -> ClassifierTask:
     return _task(wd, wd.sr("data"), wd.sr("ideal"), settings, seed)
 
 
@@ -134,7 +135,7 @@ def latent_encoder(features: Sequence[str], flow: ConditionalFlow) -> Callable[[
     return lambda rows: flow.latent(rows[list(features)].to_numpy(np.float64), rows.mjj.to_numpy())
 
 
-def lacathode(wd: WindowData, flow: ConditionalFlow, settings: ClassifierSettings, seed: int, *,
+def lacathode(wd: WindowData, flow: ConditionalFlow, settings: KFoldSettings, seed: int, *,
               oversampling: float) -> ClassifierTask:
     """LaCATHODE (Hallin et al., PRD 107, 114012): SR data mapped into the sideband flow's
     latent space vs. standard-normal samples there. For background the latent space barely
@@ -145,7 +146,7 @@ def lacathode(wd: WindowData, flow: ConditionalFlow, settings: ClassifierSetting
     return _task(wd, wd.sr("data"), reference, settings, seed, encode=latent_encoder(wd.features, flow))
 
 
-def supervised(wd: WindowData, settings: ClassifierSettings, seed: int) -> ClassifierTask:
+def supervised(wd: WindowData, settings: KFoldSettings, seed: int) -> ClassifierTask:
     signal = wd.sr("signal_mc")
     if len(signal) < 5 * settings.n_folds:
         raise BumpfoldInputError(

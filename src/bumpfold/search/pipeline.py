@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from bumpfold.errors import BumpfoldInputError
+from bumpfold import settings as typed
+from bumpfold.errors import BumpfoldInputError, required_path
 from bumpfold.features import check_finite
 from bumpfold.io import safe_pickle
 from bumpfold.io.atomic import atomic_path, write_json, write_parquet
-from bumpfold.ml.classifier import ClassifierSettings, kfold_scores, mlp_options
+from bumpfold.ml.classifier import kfold_scores
 from bumpfold.regions import Window, assign_folds
 from bumpfold.registry import CLASSIFIER_METHODS, METHODS
 from bumpfold.search import methods
@@ -27,25 +28,9 @@ from bumpfold.search.metrics import performance
 from bumpfold.search.sampling import sample_sr
 
 if TYPE_CHECKING:  # torch is imported only by the steps that train or sample flows
-    from bumpfold.ml.flow import ConditionalFlow, FlowSettings
+    from bumpfold.ml.flow import ConditionalFlow
 
 log = logging.getLogger(__name__)
-
-
-def flow_settings(search: dict[str, Any], seed: int) -> FlowSettings:
-    from bumpfold.ml.flow import FlowSettings
-
-    f = search["flow"]
-    return FlowSettings(kind=f["kind"], transforms=f["transforms"], hidden=tuple(f["hidden"]), epochs=f["epochs"],
-                        batch_size=f["batch_size"], learning_rate=f["learning_rate"], patience=f["patience"],
-                        n_best=f["n_best"], seed=seed, device=search["device"])
-
-
-def classifier_settings(search: dict[str, Any], seed: int) -> ClassifierSettings:
-    c = search["classifier"]
-    return ClassifierSettings(kind=c["kind"], n_folds=search["n_folds"], n_ensemble=c["n_ensemble"],
-                              max_iter=c["max_iter"], learning_rate=c["learning_rate"],
-                              max_leaf_nodes=c["max_leaf_nodes"], **mlp_options(c), device=search["device"], seed=seed)
 
 
 def make_datasets(background: str | Path | None, signal: str | Path | None, *, n_injected: int,
@@ -109,7 +94,7 @@ def train_flow(wd: methods.WindowData, search: dict[str, Any], seed: int, *, mod
     sb = wd.sb("data")
     held_out = np.random.default_rng(seed).random(len(sb)) < search["closure_fraction"]
     train = sb[~held_out]
-    flow = ConditionalFlow(flow_settings(search, seed)).fit(wd.x(train), train.mjj.to_numpy())
+    flow = ConditionalFlow(typed.search_flow(search, seed)).fit(wd.x(train), train.mjj.to_numpy())
     check = sb[held_out]
     samples = flow.sample(check.mjj.to_numpy(), seed=seed + 1)
     auc = separability_auc(wd.x(check), samples, search, seed)
@@ -123,7 +108,7 @@ def train_flow(wd: methods.WindowData, search: dict[str, Any], seed: int, *, mod
 
 def separability_auc(a: np.ndarray, b: np.ndarray, search: dict[str, Any], seed: int) -> float:
     """Out-of-fold AUC of the search's classifier telling ``a`` from ``b`` (0.5: alike)."""
-    settings = classifier_settings(search, seed)
+    settings = typed.search_folds(search, seed)
     scores = kfold_scores(a, b, data_folds=assign_folds(len(a), settings.n_folds, seed),
                           reference_folds=assign_folds(len(b), settings.n_folds, seed + 1), settings=settings)
     return performance(np.r_[scores.data, scores.reference], np.r_[np.ones(len(a)), np.zeros(len(b))]).auc
@@ -160,15 +145,16 @@ def classifier_task(method: str, wd: methods.WindowData, search: dict[str, Any],
                     samples_path: str | Path | None = None,
                     flow_path: str | Path | None = None) -> methods.ClassifierTask:
     """The k-fold data-vs-reference problem of a classifier method (not ANODE)."""
-    settings = classifier_settings(search, seed)
+    settings = typed.search_folds(search, seed)
     if method == "cathode":
-        return methods.cathode(wd, wd.x(pd.read_parquet(samples_path)), settings, seed)
+        samples = pd.read_parquet(required_path(samples_path, "CATHODE's SR samples"))
+        return methods.cathode(wd, wd.x(samples), settings, seed)
     if method == "lacathode":
         from bumpfold.ml.flow import ConditionalFlow
 
         check_oversampling(wd, search)
-        return methods.lacathode(wd, ConditionalFlow.load(flow_path), settings, seed,
-                                 oversampling=search["oversampling"])
+        flow = ConditionalFlow.load(required_path(flow_path, "LaCATHODE's sideband flow"))
+        return methods.lacathode(wd, flow, settings, seed, oversampling=search["oversampling"])
     if method == "cwola":
         return methods.cwola(wd, settings, seed, sideband_width=search["cwola_sideband_width"])
     if method == "iad":
@@ -213,7 +199,8 @@ def score_method(method: str, wd: methods.WindowData, search: dict[str, Any], se
     if method == "anode":
         from bumpfold.ml.flow import ConditionalFlow
 
-        result = methods.anode(wd, ConditionalFlow.load(flow_path), flow_settings(search, seed))
+        result = methods.anode(wd, ConditionalFlow.load(required_path(flow_path, "ANODE's sideband flow")),
+                              typed.search_flow(search, seed))
     elif method in METHODS:
         result = classifier_task(method, wd, search, seed, samples_path=samples_path, flow_path=flow_path).run()
     else:

@@ -12,7 +12,8 @@ bump hunt needs gets one score, so the bump hunt itself needs no classifier:
 - ``reference``: background simulation in the m_jj range that the selection's classifiers
   never saw (``ideal`` and labelled-test background; for IAD and supervised, which trained
   on the ideal events, the test background alone), scored like the SB data: what the
-  sculpting correction measures. Empty for observed data without simulation.
+  sculpting correction measures. Empty for observed data without simulation, and not
+  scored at all when the bump hunt applies no sculpting correction.
 - one sample per signal model: its events scored like the SB data; for the injected model
   only its labelled-test events, which no method trained on. ``n_generated`` is the
   generated-event count the sample stands for (limits in fb).
@@ -30,9 +31,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from bumpfold.errors import BumpfoldInputError
+from bumpfold.errors import BumpfoldInputError, required, required_path
 from bumpfold.io import safe_pickle
-from bumpfold.ml.classifier import fold_model_scores
+from bumpfold.ml.classifier import Ensemble, fold_model_scores
 from bumpfold.regions import Window, assign_folds
 from bumpfold.registry import INCLUSIVE, RANGE_COLUMNS, RANGE_DATA, RANGE_REFERENCE, method
 
@@ -56,7 +57,7 @@ def signal_events(name: str, table_path: str | Path, cutflow_path: str | Path, *
     return test, float(info["n_generated"]) * len(test) / len(table)
 
 
-def load_fold_models(path: str | Path, window: Window) -> list[list]:
+def load_fold_models(path: str | Path, window: Window) -> list[Ensemble]:
     payload = safe_pickle.load(path, what="the fold classifiers of a method")
     if not isinstance(payload, dict) or payload.get("window") != window.name or \
             not isinstance(payload.get("models"), list):
@@ -76,7 +77,7 @@ def feature_encoder(features: list[str], flow_path: str | Path | None = None) ->
     return latent_encoder(features, ConditionalFlow.load(flow_path))
 
 
-def single_fold_scorer(models: list[list], encode: Encoder) -> Scorer:
+def single_fold_scorer(models: list[Ensemble], encode: Encoder) -> Scorer:
     """Each event scored by one random fold's ensemble: for events that ensemble never
     trained on, distributed like out-of-fold scores (CWoLa's sideband strips excepted)."""
     return lambda rows, seed: fold_model_scores(models, encode(rows), assign_folds(len(rows), len(models), seed))
@@ -89,7 +90,8 @@ def data_scores(datasets: pd.DataFrame, sr_scores: pd.DataFrame | None, window: 
     if scorer is None:
         return data[["mjj", "is_signal"]].assign(score=1.0)
     in_sr = window.in_sr(data.mjj.to_numpy())
-    sr = sr_scores[sr_scores.set == "data"]
+    scored = required(sr_scores, f"window {window.name}: the SR scores of the method")
+    sr = scored[scored.set == "data"]
     if len(sr) != in_sr.sum():
         raise BumpfoldInputError(f"window {window.name}: {len(sr)} scored SR data events but the data set "
                                  f"has {in_sr.sum()} (scores from another data set?)")
@@ -111,17 +113,19 @@ def reference_scores(datasets: pd.DataFrame, window: Window, scorer: Scorer, sel
 
 def score_range(*, datasets: str | Path, scores: str | Path | None, models: str | Path | None,
                 flow: str | Path | None, signal_models: dict[str, tuple[str, str]], injected_model: str | None,
-                window: Window, selection: str, features: list[str], seed: int) -> pd.DataFrame:
+                window: Window, selection: str, features: list[str], seed: int,
+                score_reference: bool = True) -> pd.DataFrame:
     """The table of the module docstring for one window and selection. Seeds: the SB data's
     fold assignment ``seed``, the reference's ``seed + 1000``, signal model i's ``seed + 1 + i``
     (independent of each other)."""
     table = pd.read_parquet(datasets)
     scorer = None
     if selection != INCLUSIVE:
-        scorer = single_fold_scorer(load_fold_models(models, window), feature_encoder(features, flow))
+        scorer = single_fold_scorer(load_fold_models(required_path(models, "the method's fold classifiers"), window),
+                                    feature_encoder(features, flow))
     parts = [data_scores(table, None if scores is None else pd.read_parquet(scores), window, scorer, seed)
              .assign(sample=RANGE_DATA, n_generated=np.nan)]
-    if scorer is not None:
+    if scorer is not None and score_reference:
         parts.append(reference_scores(table, window, scorer, selection, seed + 1000)
                      .assign(sample=RANGE_REFERENCE, n_generated=np.nan))
     for i, (name, (events, cutflow)) in enumerate(signal_models.items()):

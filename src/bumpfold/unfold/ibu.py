@@ -91,17 +91,17 @@ def ibu(data_reco: NDArray[np.float64], sim_gen: NDArray[np.float64], sim_reco: 
     nb, nr = len(edges) - 1, len(reco_edges) - 1
     gi, ri = bin_index(sim_gen, edges), bin_index(sim_reco, reco_edges)
 
-    gen_all = np.bincount(gi[pg], weights=w[pg], minlength=nb)
+    gen_all = np.asarray(np.bincount(gi[pg], weights=w[pg], minlength=nb), dtype=np.float64)
     both = pg & pr
     migration = np.zeros((nr, nb))
     np.add.at(migration, (ri[both], gi[both]), w[both])
     response = _safe_divide(migration, gen_all[None, :])
     efficiency = response.sum(axis=0)
-    reco_all = np.bincount(ri[pr], weights=w[pr], minlength=nr)
-    fakes = np.bincount(ri[pr & ~pg], weights=w[pr & ~pg], minlength=nr)
+    reco_all = np.asarray(np.bincount(ri[pr], weights=w[pr], minlength=nr), dtype=np.float64)
+    fakes = np.asarray(np.bincount(ri[pr & ~pg], weights=w[pr & ~pg], minlength=nr), dtype=np.float64)
     fake_fraction = _safe_divide(fakes, reco_all)
 
-    data = np.bincount(bin_index(data_reco, reco_edges), weights=dw, minlength=nr)
+    data = np.asarray(np.bincount(bin_index(data_reco, reco_edges), weights=dw, minlength=nr), dtype=np.float64)
     corrected = data * (1.0 - fake_fraction)
     if (efficiency == 0).any():
         log.warning("ibu: %d gen bins have zero efficiency and are unfolded to 0", int((efficiency == 0).sum()))

@@ -69,6 +69,13 @@ def _observable_names(observables: Sequence[str] | None, k: int, owner: str) -> 
     return names
 
 
+def _as_flags(name: str, flags: NDArray, n: int) -> NDArray[np.bool_]:
+    array = np.asarray(flags)
+    if array.shape != (n,):
+        raise BumpfoldInputError(f"simulation {name}: has {array.size} entries but gen has {n} events")
+    return array.astype(bool)
+
+
 def _check_finite(owner: str, level: str, values: NDArray[np.float64], passing: NDArray[np.bool_],
                   names: list[str]) -> None:
     bad = ~np.isfinite(values[passing])
@@ -77,7 +84,7 @@ def _check_finite(owner: str, level: str, values: NDArray[np.float64], passing: 
                                  f"{int(bad[:, j].sum())} events that pass {level} level")
 
 
-@dataclass
+@dataclass(init=False)
 class UnfoldingInputs:
     """Simulated events: ``gen``/``reco`` (n, k) observables, selection flags, prior weights.
 
@@ -88,24 +95,22 @@ class UnfoldingInputs:
     reco: NDArray[np.float64]
     pass_gen: NDArray[np.bool_]
     pass_reco: NDArray[np.bool_]
-    weights: NDArray[np.float64] | None = None
-    observables: list[str] | None = None
+    weights: NDArray[np.float64]
+    observables: list[str]
 
-    def __post_init__(self) -> None:
-        self.gen = _as_2d("simulation gen", self.gen)
-        self.reco = _as_2d("simulation reco", self.reco)
+    def __init__(self, gen: NDArray, reco: NDArray, pass_gen: NDArray, pass_reco: NDArray,
+                 weights: NDArray | None = None, observables: Sequence[str] | None = None) -> None:
+        self.gen = _as_2d("simulation gen", gen)
+        self.reco = _as_2d("simulation reco", reco)
         n, k = self.gen.shape
         if self.reco.shape[0] != n:
             raise BumpfoldInputError(f"simulation: gen has {n} events but reco has {self.reco.shape[0]}")
         if self.reco.shape[1] != k:
             raise BumpfoldInputError(f"simulation: gen has {k} observables but reco has {self.reco.shape[1]}")
-        for name in ("pass_gen", "pass_reco"):
-            flags = np.asarray(getattr(self, name))
-            if flags.shape != (n,):
-                raise BumpfoldInputError(f"simulation {name}: has {flags.size} entries but gen has {n} events")
-            setattr(self, name, flags.astype(bool))
-        self.weights = _as_weights("simulation weights", self.weights, n)
-        self.observables = _observable_names(self.observables, k, "simulation")
+        self.pass_gen = _as_flags("pass_gen", pass_gen, n)
+        self.pass_reco = _as_flags("pass_reco", pass_reco, n)
+        self.weights = _as_weights("simulation weights", weights, n)
+        self.observables = _observable_names(observables, k, "simulation")
         if not self.pass_gen.any() or not self.pass_reco.any():
             raise BumpfoldInputError(f"simulation: no event passes gen ({int(self.pass_gen.sum())}) "
                                      f"or reco ({int(self.pass_reco.sum())}) level of {n}")
@@ -117,21 +122,22 @@ class UnfoldingInputs:
         return len(self.weights)
 
 
-@dataclass
+@dataclass(init=False)
 class DataInputs:
     """Detector-level data: ``reco`` (m, k) observables (all events pass reco) and weights."""
 
     reco: NDArray[np.float64]
-    weights: NDArray[np.float64] | None = None
-    observables: list[str] | None = None
+    weights: NDArray[np.float64]
+    observables: list[str]
 
-    def __post_init__(self) -> None:
-        self.reco = _as_2d("data reco", self.reco)
+    def __init__(self, reco: NDArray, weights: NDArray | None = None,
+                 observables: Sequence[str] | None = None) -> None:
+        self.reco = _as_2d("data reco", reco)
         m, k = self.reco.shape
         if m == 0:
             raise BumpfoldInputError("data: no events")
-        self.weights = _as_weights("data weights", self.weights, m)
-        self.observables = _observable_names(self.observables, k, "data")
+        self.weights = _as_weights("data weights", weights, m)
+        self.observables = _observable_names(observables, k, "data")
         _check_finite("data", "reco", self.reco, np.ones(m, dtype=bool), self.observables)
 
     @property

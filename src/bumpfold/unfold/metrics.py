@@ -76,8 +76,8 @@ def weighted_histogram(values: NDArray[np.float64], *, bins: NDArray[np.float64]
         inside = (values >= edges[0]) & (values <= edges[-1])
         index, w = index[inside], w[inside]
     nb = len(edges) - 1
-    counts = np.bincount(index, weights=w, minlength=nb)
-    sumw2 = np.bincount(index, weights=w * w, minlength=nb)
+    counts = np.asarray(np.bincount(index, weights=w, minlength=nb), dtype=np.float64)
+    sumw2 = np.asarray(np.bincount(index, weights=w * w, minlength=nb), dtype=np.float64)
     return Histogram(counts, np.sqrt(sumw2), edges)
 
 

@@ -42,54 +42,40 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from bumpfold.errors import BumpfoldInputError, one_line
 from bumpfold.io.atomic import atomic_path
+from bumpfold.ml.classifier import make_classifier
+from bumpfold.ml.settings import ClassifierSettings
 from bumpfold.seeds import step_seed
 from bumpfold.unfold.inputs import DataInputs, UnfoldingInputs
 
 log = logging.getLogger(__name__)
 
-CLASSIFIER_KINDS = ("hgb", "mlp")
+def _omnifold_classifier() -> ClassifierSettings:
+    # OmniFold balances its event weights itself (the class totals carry the physics)
+    return ClassifierSettings(balance_classes=False, mlp_epochs=20, mlp_batch_size=512, mlp_best_epochs=3)
 
 
 @dataclass(frozen=True)
 class OmniFoldSettings:
-    """Iterations, likelihood-ratio clip and classifier hyper-parameters (from the config)."""
+    """Iterations, likelihood-ratio clip and the classifier (the ML core's settings type)."""
 
     iterations: int = 4
     max_ratio: float = 100.0  # r = f/(1-f) clipped to [1/max_ratio, max_ratio]
-    classifier: str = "hgb"
-    max_iter: int = 200  # boosting iterations
-    learning_rate: float = 0.1
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 20
-    l2_regularization: float = 0.0
-    early_stopping: bool = True
-    validation_fraction: float = 0.2
-    n_iter_no_change: int = 10
-    # mlp: a PyTorch MLP (as in the OmniFold paper's DNNs), trained on the GPU when present
-    mlp_hidden: tuple[int, ...] = (64, 64, 64)
-    mlp_epochs: int = 20
-    mlp_batch_size: int = 512
-    mlp_learning_rate: float = 1e-3
-    mlp_best_epochs: int = 3
-    device: str = "auto"
+    classifier: ClassifierSettings = field(default_factory=_omnifold_classifier)
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
             raise BumpfoldInputError(f"omnifold iterations must be >= 1, got {self.iterations}")
         if not self.max_ratio > 1:
             raise BumpfoldInputError(f"omnifold max_ratio must be > 1, got {self.max_ratio}")
-        if self.classifier not in CLASSIFIER_KINDS:
-            raise BumpfoldInputError(f"omnifold classifier {self.classifier!r} is not known "
-                                     f"(allowed: {', '.join(CLASSIFIER_KINDS)})")
-        if self.early_stopping and not 0 < self.validation_fraction < 1:
-            raise BumpfoldInputError(f"omnifold validation_fraction must be in (0, 1), got {self.validation_fraction}")
+        if self.classifier.balance_classes:
+            raise BumpfoldInputError("omnifold's classifier must not re-balance its classes by event counts "
+                                     "(balance_classes=False): OmniFold normalises the weights itself")
 
 
 @dataclass
@@ -158,23 +144,6 @@ def bootstrap_data_weights(n: int, seed: int, *, member: int = 1) -> NDArray[np.
     return rng.poisson(1.0, size=n).astype(np.float64)
 
 
-def make_classifier(settings: OmniFoldSettings, seed: int) -> Any:
-    """A fresh sklearn-like binary classifier (``fit(x, y, sample_weight)``, ``predict_proba``)."""
-    if settings.classifier == "mlp":
-        from bumpfold.ml.classifier import MLP_KEYS, ClassifierSettings, EpochEnsembleMLP
-
-        mlp = {key: getattr(settings, key) for key in MLP_KEYS}
-        return EpochEnsembleMLP(ClassifierSettings(kind="mlp", **mlp, device=settings.device), seed)
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    return HistGradientBoostingClassifier(
-        max_iter=settings.max_iter, learning_rate=settings.learning_rate,
-        max_leaf_nodes=settings.max_leaf_nodes, min_samples_leaf=settings.min_samples_leaf,
-        l2_regularization=settings.l2_regularization, early_stopping=settings.early_stopping,
-        validation_fraction=settings.validation_fraction if settings.early_stopping else None,
-        n_iter_no_change=settings.n_iter_no_change, random_state=seed)
-
-
 def _balanced(w: NDArray[np.float64], total: float) -> NDArray[np.float64]:
     return w * (total / w.sum())
 
@@ -191,7 +160,7 @@ def likelihood_ratio(x0: NDArray[np.float64], w0: NDArray[np.float64], x1: NDArr
     y = np.concatenate([np.zeros(len(x0)), np.ones(len(x1))])
     half = 0.5 * len(x)  # mean weight ~1 keeps the trees' min-hessian thresholds meaningful
     w = np.concatenate([_balanced(w0, half), _balanced(w1, half)])
-    model = make_classifier(settings, seed)
+    model = make_classifier(settings.classifier, seed)
     model.fit((x - mean) / std, y, sample_weight=w)
     f = model.predict_proba((x_eval - mean) / std)[:, 1]
     with np.errstate(divide="ignore", invalid="ignore"):

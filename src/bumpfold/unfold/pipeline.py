@@ -24,15 +24,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from bumpfold import settings as typed
 from bumpfold.errors import BumpfoldInputError, one_line
 from bumpfold.io.atomic import atomic_path, write_json
-from bumpfold.ml.classifier import mlp_options
 from bumpfold.seeds import step_seed
 from bumpfold.unfold.ibu import ibu_observable
 from bumpfold.unfold.inputs import DataInputs, UnfoldingInputs, read_detector_observables, read_jet_observables
 from bumpfold.unfold.metrics import observable_edges, triangular_discriminator, weighted_histogram
 from bumpfold.unfold.omnifold import (
-    OmniFoldSettings,
     bootstrap_data_weights,
     initial_state,
     load_state,
@@ -65,13 +64,6 @@ class UnfoldingJob:
         return len(self.truth) > 0
 
 
-def settings_from_config(unfold: dict[str, Any]) -> OmniFoldSettings:
-    c = unfold["classifier"]
-    return OmniFoldSettings(iterations=unfold["iterations"], max_ratio=c["max_ratio"], classifier=c["kind"],
-                            max_iter=c["max_iter"], learning_rate=c["learning_rate"],
-                            max_leaf_nodes=c["max_leaf_nodes"], **mlp_options(c), device=c["device"])
-
-
 def prepare_inputs(sim_paths: list[str | Path], data_paths: list[str | Path], *, unfold: dict[str, Any],
                    output: str | Path, data_has_truth: bool = True) -> UnfoldingJob:
     """Read both samples' leading jets, fix the binning, write one ``.npz``. Pseudo-data
@@ -91,10 +83,12 @@ def prepare_inputs(sim_paths: list[str | Path], data_paths: list[str | Path], *,
     log.info("simulation: %d events (%d pass gen, %d pass reco); data: %d at detector level, truth: %d",
              sim.n_events, sim.pass_gen.sum(), sim.pass_reco.sum(), job.data.n_events, len(job.truth))
     with atomic_path(output) as tmp, open(tmp, "wb") as f:
-        np.savez(f, observables=np.array(observables), sim_gen=sim.gen, sim_reco=sim.reco, sim_pass_gen=sim.pass_gen,
-                 sim_pass_reco=sim.pass_reco, sim_weights=sim.weights, data_reco=job.data.reco,
-                 data_weights=job.data.weights, truth=job.truth, truth_weights=job.truth_weights,
-                 **{f"edges_{name}": e for name, e in edges.items()})
+        arrays: dict[str, Any] = {
+            "observables": np.array(observables), "sim_gen": sim.gen, "sim_reco": sim.reco,
+            "sim_pass_gen": sim.pass_gen, "sim_pass_reco": sim.pass_reco, "sim_weights": sim.weights,
+            "data_reco": job.data.reco, "data_weights": job.data.weights, "truth": job.truth,
+            "truth_weights": job.truth_weights, **{f"edges_{name}": e for name, e in edges.items()}}
+        np.savez(f, **arrays)
     return job
 
 
@@ -136,7 +130,7 @@ def iteration_job(inputs: str | Path, previous: str | Path | None, *, member: in
     if state.iteration != iteration - 1:
         raise BumpfoldInputError(f"{previous}: holds iteration {state.iteration}, expected {iteration - 1}")
     data = member_data(job.data, member, seed)
-    save_state(omnifold_iteration(job.sim, data, state, settings=settings_from_config(unfold),
+    save_state(omnifold_iteration(job.sim, data, state, settings=typed.omnifold(unfold),
                                   seed=member_seed(seed, member)), output)
 
 
@@ -155,21 +149,12 @@ def ibu_job(inputs: str | Path, *, unfold: dict[str, Any], seed: int, output: st
     return result
 
 
-def flow_settings_from_config(generative: dict[str, Any]):
-    from bumpfold.ml.flow import FlowSettings
-
-    return FlowSettings(kind=generative["kind"], transforms=generative["transforms"],
-                        hidden=tuple(generative["hidden"]), epochs=generative["epochs"],
-                        batch_size=generative["batch_size"], learning_rate=generative["learning_rate"],
-                        patience=generative["patience"], n_best=generative["n_best"], device=generative["device"])
-
-
 def generative_job(inputs: str | Path, *, unfold: dict[str, Any], seed: int, output: str | Path) -> None:
     """Generative unfolding: one particle-level sample per data event (``.npz``)."""
     from bumpfold.unfold.generative import generative_unfold
 
     job = load_inputs(inputs)
-    samples, _ = generative_unfold(job.sim, job.data, settings=flow_settings_from_config(unfold["generative"]),
+    samples, _ = generative_unfold(job.sim, job.data, settings=typed.generative_flow(unfold["generative"]),
                                    seed=seed)
     with atomic_path(output) as tmp, open(tmp, "wb") as f:
         np.savez(f, samples=samples, weights=job.data.weights, observables=np.array(job.observables))
