@@ -346,3 +346,60 @@ def test_the_statistics_room_imports_no_ml_search_or_plotting():
             "or m.startswith(('bumpfold.search', 'bumpfold.ml', 'bumpfold.plotting', 'bumpfold.generate'))))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert loaded == []
+
+
+def _sculpted(rng, *, n_signal=0):
+    """Falling dijet background whose score rises with m_jj (as a classifier's does when the
+    jet masses scale with it): a fixed cut keeps more background at high m_jj. Signal
+    events (optional) sit at 3.45 TeV with high scores."""
+    mjj = np.concatenate([rng.uniform(lo, hi, n) for lo, hi, n in zip(EDGES[:-1], EDGES[1:], 4 * _toy(rng).astype(int))])
+    logit = 3.0 * np.log(mjj / 3500.0) + rng.normal(0.0, 1.0, len(mjj))
+    sig_m = rng.normal(3450.0, 100.0, n_signal)
+    return pd.DataFrame({"mjj": np.r_[mjj, sig_m], "is_signal": np.r_[np.zeros(len(mjj), int), np.ones(n_signal, int)],
+                         "score": 1.0 / (1.0 + np.exp(-np.r_[logit, rng.normal(3.0, 0.5, n_signal)]))})
+
+
+def test_quantile_threshold_keeps_the_efficiency_at_every_mjj_and_ignores_the_window():
+    from bumpfold.bumphunt.thresholds import FixedThreshold, efficiency_by_bin, fit_quantile_threshold
+
+    rng = np.random.default_rng(11)
+    data = _sculpted(rng, n_signal=300)
+    m, s = data.mjj.to_numpy(), data.score.to_numpy()
+    outside = (m < WINDOW.low) | (m > WINDOW.high)
+    edges = np.array([2800.0, 3100.0, 3300.0, 3700.0, 4000.0, 4500.0, 5500.0])
+    background = data.is_signal.to_numpy() == 0
+    fixed = FixedThreshold(float(np.quantile(s[background], 0.9)))
+    sculpted = efficiency_by_bin(m[background], (s >= fixed(m))[background], edges)
+    assert sculpted[-1] > 3 * sculpted[0]  # a fixed cut keeps far more background at high m_jj
+    q = fit_quantile_threshold(m[outside], s[outside], efficiency=0.1, centre=3500.0, degree=1, name="toy")
+    flat = efficiency_by_bin(m[background], (s >= q(m))[background], edges)
+    n = np.histogram(m[background], edges)[0]
+    assert np.all(np.abs(flat - 0.1) < 4 * np.sqrt(0.1 * 0.9 / n)), flat  # the window's bin included
+    # the window's signal was not fitted: it stays above the threshold there
+    assert (s >= q(m))[~background].mean() > 0.9
+    assert q.summary()["kind"] == "quantile_regression" and q.summary()["n_fit_events"] == outside.sum()
+    with pytest.raises(BumpfoldInputError, match=r"keep 5\.0 above the efficiency-0\.001 quantile \(< 20\)"):
+        fit_quantile_threshold(m[:5000], s[:5000], efficiency=0.001, centre=3500.0, degree=1, name="toy")
+    with pytest.raises(BumpfoldInputError, match="efficiency 1.5 must be in"):
+        fit_quantile_threshold(m, s, efficiency=1.5, centre=3500.0, degree=1, name="toy")
+
+
+def test_quantile_thresholds_find_the_signal_without_sculpting_the_background():
+    """The bump hunt with quantile-regression thresholds on the sculpted toy: on background
+    alone the selection keeps its efficiency outside the window and sees nothing; with a
+    signal in the window it sees it; a 0.1 % cut too thin to fit is a stated failure."""
+    kwargs = dict(window=WINDOW, binning=BINNING, lumi_fb=10.0, sqrt_s=SQRT_S, cl=0.95, min_signal_mc=20,
+                  fit={"min_params": 2, "max_params": 4, "ftest_threshold": 0.05}, label="toy", quantile_degree=1)
+    rng = np.random.default_rng(12)
+    template = SignalSample("on_peak", pd.DataFrame({"mjj": rng.normal(3450, 100, 2000)}), 4000.0)
+    signals = {"on_peak": (template, 1.0 / (1.0 + np.exp(-rng.normal(3.0, 0.5, 2000))))}
+    cuts = {"0.1": 0.5, "0.0001": 0.5}
+    background, _, _ = hunt(_sculpted(rng), cuts, signals, **kwargs)
+    with_signal, _, _ = hunt(_sculpted(rng, n_signal=600), cuts, signals, **kwargs)
+    for rows in (background, with_signal):
+        (row,) = [r for r in rows if r["efficiency"] == "0.1"]
+        assert row["status"] == "ok" and abs(row["fraction_selected_outside_window"] - 0.1) < 0.005, row
+        assert "above the efficiency-0.0001 quantile" in next(r for r in rows if r["efficiency"] == "0.0001")["status"]
+    z_background = next(r for r in background if r["efficiency"] == "0.1")["local_significance"]
+    z_signal = next(r for r in with_signal if r["efficiency"] == "0.1")["local_significance"]
+    assert abs(z_background) < 2.5 and z_signal > 4, (z_background, z_signal)

@@ -102,9 +102,12 @@ def test_outputs_logs_and_benchmarks(finished_run):
         ws = bumphunt / f"inj{r['injection']}" / r["window"] / "workspaces" / r["selection"]
         spec = json.loads((ws / f"eff{r['efficiency']}_{r['signal_model']}.json").read_text())
         assert pyhf.Workspace(spec).model().config.poi_name == "mu"
-        # selections carry the sculpting correction measured on background simulation
-        corrected = "sculpting_correction" in pyhf.Workspace(spec).model().config.parameters
-        assert corrected == (r["selection"] != "inclusive") == ("sculpting" in r), r
+        # selections keep their efficiency outside the window at every m_jj (quantile-regression
+        # thresholds, the default) and need no simulation-based sculpting correction
+        assert "sculpting_correction" not in pyhf.Workspace(spec).model().config.parameters
+        if r["selection"] != "inclusive":
+            assert r["threshold_fit"]["kind"] == "quantile_regression", r
+            assert abs(r["fraction_selected_outside_window"] - float(r["efficiency"])) < 0.02, r
     assert "| 150 | wprime_3500_500_100 | sr3300_3700 |" in (bumphunt / "limits.md").read_text()
     for name in ("limits.png", "significance.png", "inj150/sr3300_3700/lacathode.png"):
         assert (bumphunt / name).stat().st_size > 10_000

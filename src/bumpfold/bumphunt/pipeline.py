@@ -4,8 +4,12 @@ Reads the table of ``bumpfold.search.range_scores`` (every data event in the m_j
 unseen background simulation and each signal model's events, one score each) and the
 selection's thresholds; needs no classifier (numpy, scipy, pyhf only).
 
-1. For each efficiency: keep the events above the cut that selects that fraction of the
-   SR data (the thresholds of the ``select`` step); ``inclusive`` keeps everything.
+1. For each efficiency e: keep the events above a score threshold. ``bumphunt.threshold:
+   quantile_regression`` (default): the threshold keeping e of the data outside the window
+   at every m_jj, fitted there and interpolated into the window (CASE's approach; see
+   bumpfold.bumphunt.thresholds), so the selected background keeps the inclusive shape
+   without simulation. ``fixed``: the one cut that selects e of the SR data (the ``select``
+   step). ``inclusive`` keeps everything.
 2. Fit the dijet function to the selected spectrum outside the window (F-test). With
    ``bumphunt.sculpting_correction``, correct it in the window by the selection's
    efficiency step measured on the independent background simulation (the ``reference``
@@ -33,6 +37,7 @@ from numpy.typing import NDArray
 from bumpfold.bumphunt.model import WindowCounts, infer
 from bumpfold.bumphunt.sculpting import Sculpting, measure_sculpting
 from bumpfold.bumphunt.spectrum import Binning, DijetFit, fit_background
+from bumpfold.bumphunt.thresholds import FixedThreshold, Threshold, fit_quantile_threshold
 from bumpfold.errors import BumpfoldInputError, required_path
 from bumpfold.io.atomic import write_json
 from bumpfold.regions import Window
@@ -85,31 +90,47 @@ def _window_counts(name: str, counts: NDArray, fit: DijetFit, edges: NDArray, wi
 
 def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[SignalSample, NDArray[np.float64]]],
          *, window: Window, binning: Binning, lumi_fb: float | None, fit: dict[str, Any], sqrt_s: float, cl: float,
-         min_signal_mc: int, label: str, reference: pd.DataFrame | None = None,
+         min_signal_mc: int, label: str, reference: pd.DataFrame | None = None, quantile_degree: int | None = None,
          ) -> tuple[list[dict], dict[str, dict], dict]:
     """Every (efficiency, signal model) of one window and selection: result rows, pyhf
-    workspaces by name, and the spectra for the plot. ``reference`` (mjj, score of
-    background simulation): correct each selection's background for sculpting. Without a
-    luminosity (``lumi_fb`` None) the limits are in signal events only."""
+    workspaces by name, and the spectra for the plot. ``cuts``: efficiency -> the fixed
+    score cut; with ``quantile_degree`` the threshold is instead fitted to keep that
+    efficiency of the data outside the window at every m_jj (bumpfold.bumphunt.thresholds).
+    ``reference`` (mjj, score of background simulation): correct each selection's
+    background for sculpting. Without a luminosity (``lumi_fb`` None) the limits are in
+    signal events only."""
     edges = binning.edges
     in_window = binning.window_mask(window.low, window.high, f"window {window.name}")
     rows: list[dict[str, Any]] = []
     workspaces: dict[str, Any] = {}
     spectra: dict[str, dict[str, Any]] = {}
     observed = bool((data.is_signal < 0).any())  # observed data: its true signal content is unknown
+    mjj, score = data.mjj.to_numpy(), data.score.to_numpy()
+    outside = (mjj < window.low) | (mjj > window.high)
     for eff, cut in cuts.items():
         name = f"{label}, {window.name}, efficiency {eff}"
-        passed = data.score.to_numpy() >= cut
-        counts = binning.histogram(data.mjj.to_numpy()[passed])
-        base: dict[str, Any] = {"window": window.name, "selection": label, "efficiency": eff, "threshold": cut,
-                "n_selected": int(passed.sum()), "n_selected_window": int(counts[in_window].sum()),
-                "n_signal_true_window": None if observed else int(
-                    binning.histogram(data.mjj.to_numpy()[passed & (data.is_signal == 1)])[in_window].sum())}
+        base: dict[str, Any] = {"window": window.name, "selection": label, "efficiency": eff, "threshold": cut}
+        try:
+            threshold: Threshold = FixedThreshold(cut) if quantile_degree is None else fit_quantile_threshold(
+                mjj[outside], score[outside], efficiency=float(eff), centre=0.5 * (window.low + window.high),
+                degree=quantile_degree, name=name)
+        except BumpfoldInputError as exc:  # e.g. too few events above a 0.1 % quantile
+            log.warning("%s", exc)
+            rows += [{**base, "signal_model": model, "status": f"failed: {exc}"} for model in signals]
+            continue
+        passed = score >= threshold(mjj)
+        counts = binning.histogram(mjj[passed])
+        base.update({"threshold_fit": threshold.summary(), "n_selected": int(passed.sum()),
+                     "n_selected_window": int(counts[in_window].sum()),
+                     "fraction_selected_outside_window": float(passed[outside].mean()) if outside.any() else None,
+                     "n_signal_true_window": None if observed else int(
+                         binning.histogram(mjj[passed & (data.is_signal == 1)])[in_window].sum())})
         try:
             bkg_fit = fit_background(counts, edges, ~in_window, sqrt_s=sqrt_s, min_params=fit["min_params"],
                                      max_params=fit["max_params"], ftest_threshold=fit["ftest_threshold"], name=name)
             sculpting = None if reference is None else measure_sculpting(
-                reference.mjj.to_numpy(), reference.score.to_numpy() >= cut, binning, in_window, sqrt_s=sqrt_s,
+                reference.mjj.to_numpy(), reference.score.to_numpy() >= threshold(reference.mjj.to_numpy()), binning,
+                in_window, sqrt_s=sqrt_s,
                 n_params=bkg_fit.n_params, name=name)
         except BumpfoldInputError as exc:  # reported per efficiency: the others may still be fine
             log.warning("%s", exc)
@@ -123,7 +144,7 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
                      summary["ratio_window"], summary["ratio_window_uncertainty"])
         spectra[eff] = {"counts": counts, "fit": bkg_fit, "correction": correction, "signals": {}}
         for model, (sample, scores) in signals.items():
-            keep = scores >= cut
+            keep = scores >= threshold(sample.table.mjj.to_numpy())
             mc = binning.histogram(sample.table.mjj.to_numpy()[keep])
             if lumi_fb is None:  # the template holds one signal event in the window: mu in events
                 per_unit, events_per_fb = mc / max(float(mc[in_window].sum()), 1.0), None
@@ -135,7 +156,9 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
                    "signal_events_per_fb": events_per_fb}
             if mc[in_window].sum() < min_signal_mc:
                 rows.append({**row, "status": f"failed: {int(mc[in_window].sum())} signal MC events of {model} "
-                             f"pass in the window (< bumphunt.min_signal_mc = {min_signal_mc})"})
+                             f"pass in the window (< bumphunt.min_signal_mc = {min_signal_mc}): the selection "
+                             "keeps too little of this signal to make a template (classifiers trained on data "
+                             "without this signal do not select it)"})
                 continue
             try:
                 spec, result = infer(_window_counts(f"{name}, {model}", counts, bkg_fit, edges, in_window, per_unit,
@@ -205,7 +228,9 @@ def run_window(*, range_scores: str | Path, thresholds: str | Path | None, signa
     signals = {name: (s, s.table.score.to_numpy()) for name, s in signal_samples(ranged, signal_models).items()}
     rows, specs, spectra = hunt(data, cuts, signals, window=window, binning=binning, lumi_fb=lumi,
                                 fit=bumphunt["fit"], sqrt_s=sqrt_s, cl=bumphunt["cl"],
-                                min_signal_mc=bumphunt["min_signal_mc"], label=selection, reference=reference)
+                                min_signal_mc=bumphunt["min_signal_mc"], label=selection, reference=reference,
+                                quantile_degree=None if selection == INCLUSIVE or bumphunt["threshold"] == "fixed"
+                                else bumphunt["quantile_degree"])
     for row in rows:
         row.update(injection=injection, luminosity_fb=lumi)
         if note is not None:
