@@ -334,6 +334,12 @@ def test_the_reference_is_scored_only_for_the_sculpting_correction(tmp_path):
     both, data_only = score_range(**kwargs), score_range(**kwargs, score_reference=False)
     assert (both["sample"] == RANGE_REFERENCE).sum() > 0 and (data_only["sample"] == RANGE_REFERENCE).sum() == 0
     pd.testing.assert_frame_equal(both[both["sample"] == RANGE_DATA], data_only[data_only["sample"] == RANGE_DATA])
+    # SR data keep their out-of-fold search scores; the supervised classifier never trained
+    # on SR data, so they are scored by one fold, as the sidebands, references and templates
+    sr = lambda table: table[(table["sample"] == RANGE_DATA) & WINDOW.in_sr(table.mjj.to_numpy())]  # noqa: E731
+    assert (sr(both).score == 0.5).all()
+    supervised = score_range(**{**kwargs, "selection": "supervised"})
+    assert not (sr(supervised).score == 0.5).any() and sr(supervised).score.between(0, 1).all()
 
 def test_the_statistics_room_imports_no_ml_search_or_plotting():
     """The bump hunt reads scored events: importing it pulls in none of torch, the search,
@@ -400,6 +406,11 @@ def test_quantile_thresholds_find_the_signal_without_sculpting_the_background():
         (row,) = [r for r in rows if r["efficiency"] == "0.1"]
         assert row["status"] == "ok" and abs(row["fraction_selected_outside_window"] - 0.1) < 0.005, row
         assert "above the efficiency-0.0001 quantile" in next(r for r in rows if r["efficiency"] == "0.0001")["status"]
+    from bumpfold.bumphunt.summary import limits_table
+
+    failed = next(r for r in background if r["efficiency"] == "0.0001")
+    table = limits_table([{**failed, "headline": True, "injection": 0, "resonance_mass": 3450.0, "luminosity_fb": 10.0}])
+    assert "| toy | 0.0001 | n/a | failed: " in table  # a failed threshold fit is a row of the limits table
     z_background = next(r for r in background if r["efficiency"] == "0.1")["local_significance"]
     z_signal = next(r for r in with_signal if r["efficiency"] == "0.1")["local_significance"]
     assert abs(z_background) < 2.5 and z_signal > 4, (z_background, z_signal)

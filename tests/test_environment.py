@@ -159,7 +159,7 @@ def test_the_lock_installs_as_it_is():
 
 def test_license_and_citation_agree_with_pyproject():
     license_text = (ROOT / "LICENSE").read_text()
-    assert PROJECT["license"] == {"text": "BSD-3-Clause"}
+    assert PROJECT["license"] == "BSD-3-Clause" and PROJECT["license-files"] == ["LICENSE"]
     assert license_text.startswith("BSD 3-Clause License\n")
     assert "Copyright (c) 2026, The bumpfold developers" in license_text
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())

@@ -214,3 +214,22 @@ def test_jet_finding_prints_no_fastjet_banner():
             "print(len(sequence.inclusive_jets()[0]), 'jets')\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "1 jets" and "FastJet release" not in result.stdout + result.stderr
+
+
+def test_the_shower_jet_filter_prints_no_fjcore_banner():
+    """The shower-jet filter clusters partons with Pythia's SlowJet, whose bundled fjcore
+    prints its own banner on first use: silenced too, and the jet finder still works."""
+    import subprocess
+    import sys
+
+    code = ("import pythia8mc\n"
+            "from bumpfold.generate.pythia import _silent_slowjet\n"
+            "jets = _silent_slowjet(pythia8mc, 1.5)\n"
+            "jets.analyze(pythia8mc.Event())\n"
+            "print(jets.sizeJet(), 'jets')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "0 jets" and "FastJet release" not in result.stdout + result.stderr
+    unsilenced = subprocess.run([sys.executable, "-c", "import pythia8mc\n"
+                                 "pythia8mc.SlowJet(-1, 1.5, 1.0).analyze(pythia8mc.Event())"],
+                                capture_output=True, text=True, check=True)
+    assert "FastJet release" in unsilenced.stdout  # what the test guards against is real

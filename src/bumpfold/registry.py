@@ -17,6 +17,9 @@ class Method:
     inputs: tuple[str, ...] = ()  # window outputs it reads besides the data sets: "samples", "flow"
     # background simulation its classifiers never saw (the bump hunt's sculpting reference)
     unseen_background: tuple[str, ...] = ("ideal", "test")
+    # the SR data are one class of its k-fold training (scored out of fold); False: they are
+    # never trained on, and the search scores them with the mean of all folds
+    trains_on_sr_data: bool = True
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (
@@ -27,7 +30,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("iad", "SR data vs. background simulation (the idealised detector)", True, needs=("background",),
            unseen_background=("test",)),
     Method("supervised", "signal vs. background simulation", True, needs=("background", "signal"),
-           unseen_background=("test",)),
+           unseen_background=("test",), trains_on_sr_data=False),
 )}
 CLASSIFIER_METHODS = tuple(name for name, m in METHODS.items() if m.classifier)
 INCLUSIVE = "inclusive"  # the bump hunt's selection that keeps every event (no method)

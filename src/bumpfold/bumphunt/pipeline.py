@@ -116,6 +116,7 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
                 degree=quantile_degree, name=name)
         except BumpfoldInputError as exc:  # e.g. too few events above a 0.1 % quantile
             log.warning("%s", exc)
+            base.update(n_selected=None, n_selected_window=None, n_signal_true_window=None)  # nothing selected
             rows += [{**base, "signal_model": model, "status": f"failed: {exc}"} for model in signals]
             continue
         passed = score >= threshold(mjj)

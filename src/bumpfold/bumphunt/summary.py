@@ -75,7 +75,7 @@ def limits_table(rows: list[dict]) -> str:
     for r in sorted((r for r in rows if r["headline"]),
                     key=lambda r: (r["injection"], r["resonance_mass"], r["selection"], -float(r["efficiency"]))):
         head = (f"| {r['injection']} | {r['signal_model']} | {r['window']} | {r['selection']} | {r['efficiency']} "
-                f"| {r['n_selected_window']} |")
+                f"| {'n/a' if r.get('n_selected_window') is None else r['n_selected_window']} |")
         if r["status"] != "ok":
             lines.append(f"{head} {r['status']} | | | | |")
             continue

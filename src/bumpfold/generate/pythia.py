@@ -107,6 +107,27 @@ class ShowerJetVeto:
     pt_min: float = 0.0
 
 
+def _silent_slowjet(pythia8mc, radius: float):
+    """Anti-kT SlowJet (pT > 1 GeV) whose first clustering, which makes Pythia's bundled
+    fjcore print its banner to the C++ stdout, runs on an empty event with file descriptor 1
+    sent to /dev/null: every generate job would otherwise print it to the console. The
+    banner's citation request is honoured in docs/methods.md."""
+    import os
+    import sys
+
+    jets = pythia8mc.SlowJet(-1, radius, 1.0)
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            jets.analyze(pythia8mc.Event())
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    return jets
+
+
 def _shower_jet_hook(pythia8mc, spec: ShowerJetVeto):
     """The Pythia ``UserHooks`` that applies ``spec`` and records, per event it sees, the
     hard process's pTHat and the leading shower-jet pT (vetoed or not)."""
@@ -114,7 +135,7 @@ def _shower_jet_hook(pythia8mc, spec: ShowerJetVeto):
     class ShowerJetHook(pythia8mc.UserHooks):
         def __init__(self) -> None:
             super().__init__()
-            self.jets = pythia8mc.SlowJet(-1, spec.radius, 1.0)  # anti-kT, pT > 1 GeV
+            self.jets = _silent_slowjet(pythia8mc, spec.radius)  # anti-kT, pT > 1 GeV
             self.records: list[tuple[float, float]] = []
 
         def canVetoPT(self) -> bool:

@@ -7,8 +7,9 @@ bump hunt needs gets one score, so the bump hunt itself needs no classifier:
   search; SB events are scored by one fold's classifier each (random folds), so their score
   distribution matches the SR's and a fixed cut keeps the same background efficiency on
   both sides (the mean of all folds would be narrower). The supervised classifier never
-  trained on SR data, whose stored scores are therefore the mean of its folds: its bump
-  hunt is a benchmark with that caveat.
+  trained on SR data (the search scores them with the mean of its folds): here its SR data
+  are scored like everything else, by one random fold each, so that data, sidebands,
+  templates and references share one score distribution.
 - ``reference``: background simulation in the m_jj range that the selection's classifiers
   never saw (``ideal`` and labelled-test background; for IAD and supervised, which trained
   on the ideal events, the test background alone), scored like the SB data: what the
@@ -84,11 +85,15 @@ def single_fold_scorer(models: list[Ensemble], encode: Encoder) -> Scorer:
 
 
 def data_scores(datasets: pd.DataFrame, sr_scores: pd.DataFrame | None, window: Window, scorer: Scorer | None,
-                seed: int) -> pd.DataFrame:
-    """Data events in the m_jj range with a score each (see the module docstring)."""
+                seed: int, *, sr_out_of_fold: bool = True) -> pd.DataFrame:
+    """Data events in the m_jj range with a score each (see the module docstring);
+    ``sr_out_of_fold`` False: the method never trained on SR data, so they are scored by
+    one random fold like the sidebands."""
     data = datasets[(datasets.role == "data").to_numpy() & window.in_range(datasets.mjj.to_numpy())]
     if scorer is None:
         return data[["mjj", "is_signal"]].assign(score=1.0)
+    if not sr_out_of_fold:
+        return data[["mjj", "is_signal"]].assign(score=scorer(data, seed))
     in_sr = window.in_sr(data.mjj.to_numpy())
     scored = required(sr_scores, f"window {window.name}: the SR scores of the method")
     sr = scored[scored.set == "data"]
@@ -123,8 +128,9 @@ def score_range(*, datasets: str | Path, scores: str | Path | None, models: str 
     if selection != INCLUSIVE:
         scorer = single_fold_scorer(load_fold_models(required_path(models, "the method's fold classifiers"), window),
                                     feature_encoder(features, flow))
-    parts = [data_scores(table, None if scores is None else pd.read_parquet(scores), window, scorer, seed)
-             .assign(sample=RANGE_DATA, n_generated=np.nan)]
+    out_of_fold = selection == INCLUSIVE or method(selection).trains_on_sr_data
+    parts = [data_scores(table, None if scores is None else pd.read_parquet(scores), window, scorer, seed,
+                         sr_out_of_fold=out_of_fold).assign(sample=RANGE_DATA, n_generated=np.nan)]
     if scorer is not None and score_reference:
         parts.append(reference_scores(table, window, scorer, selection, seed + 1000)
                      .assign(sample=RANGE_REFERENCE, n_generated=np.nan))
