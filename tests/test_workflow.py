@@ -374,7 +374,9 @@ def test_a_black_box_runs_blind_to_limits_in_events(finished_run, tmp_path):
                                          "wprime_3500_500_100": {"process": "wprime_3500_500_100"}},
                   "search": {**config["search"], "data": "box", "background": None, "signal": None,
                              "injections": [0]},
-                  "bumphunt": {"methods": ["cathode"], "signal_models": ["wprime_3500_500_100"]},
+                  # the correction asked for, with no background simulation to measure it on
+                  "bumphunt": {"methods": ["cathode"], "signal_models": ["wprime_3500_500_100"],
+                               "sculpting_correction": True},
                   "unfold": {"enabled": False}}
     result = _snakemake(run, box_config)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -389,6 +391,8 @@ def test_a_black_box_runs_blind_to_limits_in_events(finished_run, tmp_path):
     assert ok and all(r["limit_obs_fb"] is None and r["limit_obs_events"] > 0 for r in ok)
     assert all(r["n_signal_true_window"] is None for r in rows)  # unknown in observed data, not 0
     assert all(r["sculpting"] == "not applied: no background simulation" for r in rows if r["selection"] == "cathode")
+    # the thresholds need no simulation: fitted in m_jj on the data outside the window
+    assert any(r["threshold_fit"]["kind"] == "quantile_regression" for r in ok if r["selection"] == "cathode")
     page = (run / "results" / "summary.md").read_text()
     assert "no truth" in page and "limits in signal events only" in page and "0.00%" not in page
 
