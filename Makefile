@@ -13,7 +13,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first: 2.13.0 (CPU build) satisfies the project's range without a CUDA download
 	$(BIN)/python -m pip install -q "torch==2.13.0"
-	$(BIN)/python -m pip install -q -e ".[test]"
+	# root:// URLs work out of the box; the HTCondor plugin is opt-in (its bindings warn on
+	# every snakemake start where no HTCondor is configured): pip install -e ".[htcondor]"
+	$(BIN)/python -m pip install -q -e ".[test,xrootd]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -154,8 +154,9 @@ def test_lhco_datasets_validate():
     config = validate_config({"datasets": {"qcd": {"process": "qcd"}, "wprime_3500_500_100": {"process": "wprime_3500_500_100"},
                                            "rd_bkg": {"lhco": "events_anomalydetection_v2.features.h5", "label": 0},
                                            "box": {"lhco": "events_LHCO2020_BlackBox1.features.h5"}}})
-    assert config["datasets"]["box"] == {"lhco": "events_LHCO2020_BlackBox1.features.h5", "key": None, "label": None,
-                                         "tree": "Events"}
+    box = config["datasets"]["box"]
+    assert {k: box[k] for k in ("lhco", "key", "label", "tree", "is_data")} == {
+        "lhco": "events_LHCO2020_BlackBox1.features.h5", "key": None, "label": None, "tree": "Events", "is_data": False}
 
 
 def test_unfolding_real_data_needs_no_pseudo_data_process():

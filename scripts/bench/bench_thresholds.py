@@ -87,6 +87,10 @@ def main() -> None:
                         window=w, selection=selection, injection=injection, search=config["search"],
                         bumphunt=bumphunt, sqrt_s=config["generation"]["sqrt_s"], output=tmp / "rows.json",
                         workspaces=tmp / "ws")
+                    if correction and any(str(r.get("sculpting", "")).startswith("not applied") for r in rows):
+                        raise SystemExit(f"{base}/range/{selection}.parquet holds no reference-background scores: "
+                                         "rerun the workflow with bumphunt.sculpting_correction: true to compare "
+                                         "the corrected fixed cut")
                     for r in rows:
                         if r["signal_model"] == headline.get(w.name):
                             table.setdefault((injection, w.name, selection, r["efficiency"]), {})[label] = _cell(r)
@@ -120,13 +124,21 @@ def main() -> None:
              "", "| injection | window | selection | efficiency | " + " | ".join(labels) + " |",
              "|---|---|---|---|" + "---|" * len(labels)]
     tight = []  # efficiencies below 1 %: one line, not rows
+    no_template = []  # rows where every setting failed for want of a signal template: counted, not shown
     for (injection, window, selection, eff), cells in sorted(table.items(), key=lambda kv: (kv[0][0], kv[0][1],
                                                                                          kv[0][2], -float(kv[0][3]))):
         if float(eff) < 0.01:
             tight += [cell for cell in cells.values()]
             continue
+        if set(cells.values()) == {"failed (template)"}:
+            no_template.append(f"{injection}/{window}/{selection}/{eff}")
+            continue
         lines.append(f"| {injection} | {window} | {selection} | {eff} | "
                      + " | ".join(cells.get(label, "-") for label in labels) + " |")
+    if no_template:
+        efficiencies = sorted({row.rsplit("/", 1)[1] for row in no_template})
+        lines += ["", f"Not shown: {len(no_template)} rows (efficiency {', '.join(efficiencies)}) where every "
+                  "setting is 'failed (template)'."]
     if tight:
         counts = pd.Series(tight).value_counts()
         lines += ["", "Efficiencies below 1 % (all settings, rows above): "

@@ -22,6 +22,7 @@ SECTIONS = {
     "lhco_configs": "bench_lhco_configs.py",
     "generator_cut": "bench_generator_cut.py",
     "production": "bench_production.py",
+    "skim_scale": "bench_skim_scale.py",
     "substructure": "bench_substructure.py",
     "physics_sanity": "physics_sanity.py",
     "default_workflow": "/usr/bin/time -v snakemake --cores 2 (no script)",

@@ -1,7 +1,7 @@
 """Command line for single steps, without Snakemake.
 
     bumpfold generate --process qcd --events 1000 -o qcd.root [--config config.yaml]
-    bumpfold skim FILES... -o out.parquet [--cutflow out.json] [--config config.yaml]
+    bumpfold skim FILES... -o out.parquet [--cutflow out.json] [--config config.yaml [--dataset NAME]]
     bumpfold lhco events_anomalydetection_v2.features.h5 -o lhco.parquet [--label 0|1]
     bumpfold validate config.yaml
 """
@@ -17,7 +17,7 @@ from bumpfold.config import load_config, process_id, validate_config
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.io.atomic import write_json
 from bumpfold.logs import job_logging
-from bumpfold.settings import process_spec, production_config, selection
+from bumpfold.settings import data_quality, process_spec, production_config, selection
 
 
 def _config(path: str | None) -> dict:
@@ -44,9 +44,14 @@ def _skim(args: argparse.Namespace) -> None:
     config = _config(args.config)
     cutflow_path = args.cutflow or str(Path(args.output).with_suffix(".cutflow.json"))
     _refuse_to_overwrite_inputs(args.files, [args.output, cutflow_path])
-    table, cutflow = skim_files(args.files, selection(config["skim"]), tree=args.tree, dataset=Path(args.output).stem)
+    if args.dataset is not None and args.dataset not in config["datasets"]:
+        raise BumpfoldInputError(f"--dataset {args.dataset}: not in the config's datasets "
+                                 f"({', '.join(config['datasets'])})")
+    quality = data_quality(config["datasets"][args.dataset] if args.dataset else {})
+    table, cutflow = skim_files(args.files, selection(config["skim"]), tree=args.tree, dataset=Path(args.output).stem,
+                                quality=quality, events_per_read=config["skim"]["events_per_read"])
     write_table(table, cutflow, args.output, cutflow_path)
-    print(json.dumps(cutflow["cutflow"]))
+    print(json.dumps({cut: cutflow["cutflow"][cut] for cut in cutflow["cuts"]}))
 
 
 def _refuse_to_overwrite_inputs(inputs: Sequence[str], outputs: Sequence[str]) -> None:
@@ -92,6 +97,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("files", nargs="+")
     s.add_argument("--tree", default="Events")
     s.add_argument("--config", help="YAML config whose skim section is used (default: schema defaults)")
+    s.add_argument("--dataset", help="apply the data-quality cuts (is_data, quality) of this dataset of --config")
     s.add_argument("--cutflow", help="cutflow JSON path (default: OUTPUT with .cutflow.json)")
     s.add_argument("-o", "--output", required=True)
     s.set_defaults(func=_skim)

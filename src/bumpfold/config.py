@@ -53,8 +53,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return (f"config key {prefix + unknown[0]!r}: unknown key"
                 + (f" (allowed here: {', '.join(allowed)})" if allowed else ""))
     if error.validator == "oneOf" and where.startswith("datasets."):
-        return (f"config key {where!r}: give exactly one of 'process' (a generated sample), 'files' (NanoAOD "
-                "paths) or 'lhco' (an LHC Olympics features file)")
+        return (f"config key {where!r}: give exactly one of 'process' (a generated sample), 'files' and/or "
+                "'file_list' (NanoAOD paths or URLs) or 'lhco' (an LHC Olympics features file)")
     return f"config key {where!r}: {error.message}"
 
 
@@ -76,12 +76,25 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def _nanoaod_only_defaults() -> dict[str, Any]:
+    """The schema's defaults of the dataset keys that only NanoAOD files may set."""
+    keys = _schema()["properties"]["datasets"]["additionalProperties"]["properties"]
+    quality = {k: v["default"] for k, v in keys["quality"]["properties"].items()}
+    return {"is_data": keys["is_data"]["default"], "quality": quality}
+
+
 def _check_values(config: dict[str, Any]) -> None:
     processes = config["generation"]["processes"]
+    nanoaod_only = _nanoaod_only_defaults()
     for name, dataset in config["datasets"].items():
         for key in ("key", "label"):
             if dataset[key] is not None and "lhco" not in dataset:
                 raise BumpfoldInputError(f"config key 'datasets.{name}.{key}': only for an 'lhco' dataset")
+        nanoaod = "files" in dataset or "file_list" in dataset
+        for key, default in nanoaod_only.items():
+            if dataset[key] != default and not nanoaod:
+                raise BumpfoldInputError(f"config key 'datasets.{name}.{key}': only for NanoAOD files "
+                                         "('files' or 'file_list')")
         if "process" in dataset and dataset["process"] not in processes:
             raise BumpfoldInputError(
                 f"config key 'datasets.{name}.process': process {dataset['process']!r} is not in "

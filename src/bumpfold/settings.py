@@ -11,6 +11,7 @@ from bumpfold.ml.settings import ClassifierSettings, FlowSettings, KFoldSettings
 if TYPE_CHECKING:
     from bumpfold.generate.production import ProductionConfig
     from bumpfold.generate.pythia import ProcessSpec
+    from bumpfold.quality import DataQuality
     from bumpfold.skim import Selection
     from bumpfold.unfold.omnifold import OmniFoldSettings
 
@@ -49,6 +50,18 @@ def selection(skim: dict[str, Any]) -> Selection:
 
     return Selection(leading_pt_min=float(skim["leading_pt_min"]), jet_eta_max=float(skim["jet_eta_max"]),
                      delta_eta_max=None if skim["delta_eta_max"] is None else float(skim["delta_eta_max"]))
+
+
+def data_quality(dataset: dict[str, Any]) -> DataQuality:
+    """From one entry of ``datasets`` (NanoAOD files; other datasets get no cuts)."""
+    from bumpfold.quality import DataQuality
+
+    quality = dataset.get("quality") or {}
+    return DataQuality(is_data=bool(dataset.get("is_data", False)), golden_json=quality.get("golden_json"),
+                       lumi_mask_on_simulation=bool(quality.get("lumi_mask_on_simulation", False)),
+                       triggers=tuple(quality.get("triggers", ())),
+                       event_filters=tuple(quality.get("event_filters", ())),
+                       fatjet_id_bit=quality.get("fatjet_id_bit"))
 
 
 def classifier(section: dict[str, Any], *, device: str, balance_classes: bool = True) -> ClassifierSettings:

@@ -1,8 +1,8 @@
-import glob
-import os
+import functools
 from pathlib import Path
 
 from bumpfold.config import search_methods, validate_config
+from bumpfold.io.filelists import dataset_files as nanoaod_files, expand_pattern, is_remote, unique_files
 from bumpfold.registry import CLASSIFIER_METHODS, INCLUSIVE, METHODS
 from bumpfold.seeds import step_seed
 from bumpfold.regions import Window, windows_from_config
@@ -26,6 +26,7 @@ wildcard_constraints:
     process="[A-Za-z][A-Za-z0-9_]*",
     dataset="[A-Za-z][A-Za-z0-9_]*",
     chunk=r"\d+",
+    part=r"\d+",
     injection=r"\d+",
     window=r"sr\d+_\d+",
     method="|".join(SEARCH["methods"]),
@@ -46,27 +47,44 @@ def chunk_files(process):
 
 
 def expand_files(patterns, key):
-    """Paths and globs of the config key ``key``, globs expanded, each file once (by resolved
-    path: a file listed and matched by a glob is one input); a glob matching nothing stops."""
-    paths = {}
-    for pattern in patterns:
-        matched = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        if not matched:
-            raise ValueError(f"{key}: {pattern!r} matches no file")
-        for path in matched:
-            paths.setdefault(os.path.realpath(path), path)
-    return list(paths.values())
+    """Paths and globs of the config key ``key``, globs expanded, each file once."""
+    return unique_files(path for pattern in patterns for path in expand_pattern(pattern, key))
 
 
-def dataset_files(wildcards):
-    """Generated chunks of a process, an LHC Olympics features file, or the user's NanoAOD
-    files (globs expanded)."""
-    dataset = DATASETS[wildcards.dataset]
-    if "process" in dataset:
-        return chunk_files(dataset["process"])
-    if "lhco" in dataset:
-        return [dataset["lhco"]]
-    return expand_files(dataset["files"], f"datasets.{wildcards.dataset}.files")
+@functools.cache
+def dataset_inputs(dataset):
+    """The files of a dataset, one skim job each: generated chunks of a process, an LHC
+    Olympics features file, or the user's NanoAOD files and URLs (globs and file lists
+    expanded; cached, so that thousands of files plan once)."""
+    spec = DATASETS[dataset]
+    if "process" in spec:
+        return chunk_files(spec["process"])
+    if "lhco" in spec:
+        return [spec["lhco"]]
+    return nanoaod_files(dataset, spec.get("files", []), spec.get("file_list"))
+
+
+def skim_file_path(wildcards):
+    files = dataset_inputs(wildcards.dataset)
+    part = int(wildcards.part)
+    if part >= len(files):
+        raise ValueError(f"dataset {wildcards.dataset!r} has {len(files)} files, no part {part}")
+    return files[part]
+
+
+def skim_file_inputs(wildcards):
+    """The file itself where it is local (a URL is not a file Snakemake can check: it goes
+    to the job as a parameter), and the dataset's golden JSON."""
+    path = skim_file_path(wildcards)
+    inputs = {} if is_remote(path) else {"file": path}
+    golden_json = DATASETS[wildcards.dataset].get("quality", {}).get("golden_json")
+    if golden_json is not None:
+        inputs["golden_json"] = golden_json
+    return inputs
+
+
+def skim_parts(dataset, ext):
+    return [f"results/skim/{dataset}/part{i}.{ext}" for i in range(len(dataset_inputs(dataset)))]
 
 
 # The search keys each step reads: a rule gets only these as params, so that changing e.g.
@@ -143,7 +161,7 @@ def declared_luminosity():
 def observed_search_data():
     """Whether the search's data are collision data (NanoAOD files), so that their figures
     drop "Simulation" from the label; generated samples and LHC Olympics files are simulated."""
-    return "files" in DATASETS.get(SEARCH["data"] or "", {})
+    return DATASETS.get(SEARCH["data"] or "", {}).get("is_data", False)
 
 
 def observed_luminosity():

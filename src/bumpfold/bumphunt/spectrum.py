@@ -6,20 +6,23 @@ The background is the dijet function family of CMS/ATLAS dijet searches (used by
 
 with 2 to 5 parameters. It is fitted to the bins outside the signal window (the window is
 blinded, so a signal there cannot pull the fit), by a binned Poisson likelihood with the
-function integrated over each bin. The number of parameters is chosen by an F-test: add
-one while it improves the fit significantly (p < threshold). The covariance of the chosen
-fit (inverse Hessian of the negative log-likelihood) gives the eigen-variations that the
-pyhf model carries as nuisance parameters.
+function integrated over each bin, minimised by MINUIT (iminuit: MIGRAD, then HESSE for the
+covariance) in linearly decorrelated coordinates. The number of parameters is chosen by an
+F-test: add one while it improves the fit significantly (p < threshold). The covariance of
+the chosen fit (inverse Hessian of the negative log-likelihood) gives the eigen-variations
+that the pyhf model carries as nuisance parameters.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from iminuit import Minuit
 from numpy.typing import NDArray
-from scipy import optimize, stats
+from scipy import stats
 
 from bumpfold.errors import BumpfoldInputError
 
@@ -67,12 +70,15 @@ class Binning:
         return np.histogram(mjj, bins=self.edges, weights=weights)[0].astype(np.float64)
 
 
+def _log_basis(x: NDArray[np.float64], n_params: int) -> NDArray[np.float64]:
+    """ln f(x) is linear in the parameters: the functions they multiply, on a last axis."""
+    lx = np.log(x)
+    return np.stack([np.ones_like(x), np.log1p(-x)] + [-lx**k for k in range(1, n_params - 1)], axis=-1)
+
+
 def dijet_density(m: NDArray[np.float64], params: NDArray[np.float64], sqrt_s: float) -> NDArray[np.float64]:
     """dN/dm of the dijet function; params[0] is ln p0 (a log keeps the fit well scaled)."""
-    x = m / sqrt_s
-    lx = np.log(x)
-    power = sum(p * lx**i for i, p in enumerate(params[2:]))
-    return np.exp(params[0] + params[1] * np.log1p(-x) - power * lx)
+    return np.exp(_log_basis(m / sqrt_s, len(params)) @ params)
 
 
 def bin_integrals(params: NDArray[np.float64], edges: NDArray[np.float64], sqrt_s: float) -> NDArray[np.float64]:
@@ -127,41 +133,39 @@ class DijetFit:
                 "ndf": self.ndf, "ftest_pvalues": {str(k): v for k, v in self.ftest_pvalues.items()}}
 
 
-def _numerical_hessian(f, x: NDArray[np.float64]) -> NDArray[np.float64]:
-    n = len(x)
-    h = 1e-4 * np.maximum(np.abs(x), 1.0)
-    hess = np.zeros((n, n))
-    for i in range(n):
-        for j in range(i, n):
-            ei, ej = np.eye(n)[i] * h[i], np.eye(n)[j] * h[j]
-            hess[i, j] = hess[j, i] = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (
-                4 * h[i] * h[j])
-    return hess
+def _decorrelating_map(x: NDArray[np.float64], counts: NDArray[np.float64], n_params: int) -> NDArray[np.float64]:
+    """T such that the fit in q, params = T q, has a Fisher information near the identity.
+
+    The dijet parameters are correlated up to 0.9999 (condition numbers to 1e11 for five):
+    MINUIT's numerical second derivatives fail there (a covariance forced positive
+    definite, a premature stop). The Poisson information is about sum_b mu_b B_b B_b^T over
+    the bins, B the basis of ln f; with mu ~ counts, T = R^-1 of the QR decomposition of
+    sqrt(mu) B makes it the identity."""
+    weighted = _log_basis(x, n_params) * np.sqrt(np.maximum(counts, 1.0))[:, None]
+    return np.linalg.inv(np.linalg.qr(weighted, mode="r"))
 
 
-def _covariance(deviance, params: NDArray[np.float64]) -> NDArray[np.float64] | None:
-    """Inverse Hessian of -ln L = deviance / 2 at the minimum; None unless it is a proper
-    covariance (finite, positive definite), i.e. unless the fit converged to a minimum."""
+def _migrad_hesse(deviance: Callable[[NDArray[np.float64]], float], start: NDArray[np.float64],
+                  transform: NDArray[np.float64]) -> tuple[NDArray[np.float64], float, NDArray[np.float64]] | None:
+    """MIGRAD, then HESSE, on the deviance in the coordinates q of params = transform q:
+    (params, deviance, covariance of params), or None unless MIGRAD found a valid minimum
+    and HESSE an accurate, positive-definite covariance.
+
+    The deviance is 2 (-ln L) up to a constant, so errordef 1 (a chi2's) puts the one-sigma
+    contour at +1 and Minuit's covariance is the inverse Hessian of -ln L."""
+    minuit = Minuit(lambda q: deviance(transform @ q), np.linalg.solve(transform, start))
+    minuit.errordef = Minuit.LEAST_SQUARES
+    minuit.errors = 1.0  # the one-sigma errors in q, by construction of the transform
+    minuit.tol = 0.001  # EDM below 2e-6: the F-test compares deviances of nested fits
     with np.errstate(all="ignore"):
-        hess = _numerical_hessian(lambda p: 0.5 * deviance(p), params)
-    try:
-        cov = np.linalg.inv(hess)
-    except np.linalg.LinAlgError:
+        minuit.migrad()
+        if not minuit.valid:
+            return None
+        minuit.hesse()
+    cov = np.array(minuit.covariance, dtype=np.float64)
+    if not (minuit.valid and minuit.accurate and np.isfinite(cov).all() and np.all(np.linalg.eigvalsh(cov) > 0)):
         return None
-    cov = 0.5 * (cov + cov.T)
-    if not (np.isfinite(cov).all() and np.all(np.linalg.eigvalsh(cov) > 0)):
-        return None
-    return cov
-
-
-def _minimise(nll, start: NDArray[np.float64]) -> tuple[NDArray[np.float64], float]:
-    """BFGS, then Nelder-Mead from its result: the dijet likelihood has long curved valleys."""
-    best = optimize.minimize(nll, start, method="BFGS", options={"maxiter": 2000})
-    polished = optimize.minimize(nll, best.x, method="Nelder-Mead",
-                                 options={"maxiter": 20000, "xatol": 1e-8, "fatol": 1e-10})
-    if polished.fun < best.fun:
-        best = polished
-    return best.x, float(best.fun)
+    return transform @ np.array(minuit.values), float(minuit.fval), transform @ cov @ transform.T
 
 
 def fit_background(counts: NDArray[np.float64], edges: NDArray[np.float64], fit_mask: NDArray[np.bool_], *,
@@ -197,15 +201,14 @@ def fit_background(counts: NDArray[np.float64], edges: NDArray[np.float64], fit_
         p0 = np.r_[start, np.zeros(5)][:n].copy() if n > len(start) else start[:n].copy()
         with np.errstate(all="ignore"):
             p0[0] += np.log(y.sum() / max(bin_integrals(p0, edges, sqrt_s)[fit_mask].sum(), 1e-300))
-        params, dev = _minimise(deviance, p0)
-        cov = _covariance(deviance, params) if dev < 1e299 else None
-        if cov is None or not np.all(np.isfinite(bin_integrals(params, edges, sqrt_s))):
+        fitted = _migrad_hesse(deviance, p0, _decorrelating_map(centres / sqrt_s, y, n))
+        if fitted is None or not np.all(np.isfinite(bin_integrals(fitted[0], edges, sqrt_s))):
             # a runaway or flat-direction fit (e.g. on a handful of events): the F-test
             # chooses among the smaller fits that did converge
             log.info("%s: the %d-parameter fit did not converge; F-test over %s", name, n, sorted(fits) or "none")
             break
-        fits[n] = (params, dev, cov)
-        start = params
+        fits[n] = fitted
+        start = fitted[0]
     if max(fits, default=0) < min_params:
         raise FitError(f"{name}: the {min_params}-parameter background fit did not converge "
                        "(no minimum with a positive-definite covariance)")
