@@ -208,7 +208,8 @@ def _skim_only_config(datasets: dict) -> dict:
 
 def _snakemake(workdir, config, *extra):
     (workdir / "run.yaml").write_text(yaml.safe_dump(config))
-    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "run.yaml", *extra],
+    # targets before --configfile, which takes several files
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *extra, "--configfile", "run.yaml"],
                           cwd=workdir, capture_output=True, text=True, timeout=600)
 
 
@@ -259,3 +260,20 @@ def test_the_lumi_mask_agrees_with_coffeas(tmp_path):
     lumis = np.arange(50, 100, dtype=np.uint32)
     certified = load_lumi_mask(str(golden))(np.full(50, 7, np.uint32), lumis)
     assert np.array_equal(certified, (lumis >= 60) & (lumis <= 95))
+
+
+def test_adding_a_file_reruns_only_its_own_skim(tmp_path, pfnano):
+    """The per-file jobs get their file and the dataset's cuts, not the file list: a dataset
+    that grows by one file plans one new skim_file job and the merge."""
+    workdir = _copy_workflow(tmp_path / "wf")
+    first, second = workdir / "a.root", workdir / "b.root"
+    first.write_bytes(pfnano.read_bytes())
+    config = _skim_only_config({"cms": {"files": [str(first)]}})
+    result = _snakemake(workdir, config, "results/skim/cms.parquet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    second.write_bytes(pfnano.read_bytes())
+    config["datasets"]["cms"]["files"].append(str(second))
+    result = _snakemake(workdir, config, "results/skim/cms.parquet", "-n", "--quiet", "rules")
+    rows = [line.split() for line in result.stdout.splitlines()]
+    counts = {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
+    assert counts == {"skim_file": 1, "skim": 1, "total": 2}, result.stdout

@@ -19,6 +19,7 @@ RESULTS = ROOT / "docs" / "benchmarks"
 # the sections in the order BENCHMARKS.md shows them: results file -> the script that writes it
 SECTIONS = {
     "thresholds": "bench_thresholds.py",
+    "dijet_fit": "bench_dijet_fit.py",
     "lhco_configs": "bench_lhco_configs.py",
     "generator_cut": "bench_generator_cut.py",
     "production": "bench_production.py",

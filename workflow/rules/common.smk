@@ -83,6 +83,12 @@ def skim_file_inputs(wildcards):
     return inputs
 
 
+def skim_file_spec(wildcards):
+    """What a file's job needs of its dataset (tree, data-quality cuts, LHCO key and label),
+    not the file list: adding a file to a dataset must not rerun every other file's job."""
+    return {k: v for k, v in DATASETS[wildcards.dataset].items() if k not in ("files", "file_list", "luminosity_fb")}
+
+
 def skim_parts(dataset, ext):
     return [f"results/skim/{dataset}/part{i}.{ext}" for i in range(len(dataset_inputs(dataset)))]
 

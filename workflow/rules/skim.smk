@@ -13,7 +13,7 @@ rule skim_file:
     params:
         path=skim_file_path,
         selection=config["skim"],
-        dataset=lambda wc: DATASETS[wc.dataset],
+        dataset=skim_file_spec,
     threads: 1
     resources:
         mem_mb=2000,
