@@ -1,5 +1,6 @@
 """Snakemake glue for rule bumphunt_window."""
 
+from bumpfold import settings as typed
 from bumpfold.bumphunt.pipeline import run_window
 from bumpfold.bumphunt.summary import data_luminosity
 from bumpfold.logs import job_logging
@@ -9,10 +10,9 @@ from bumpfold.provenance import provenance, stamp
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     i, o, p, w = snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards  # noqa: F821
     rows, spectra, binning = run_window(
-        range_scores=i.range_scores, thresholds=i.get("thresholds"), signal_models=list(p.bumphunt["signal_models"]),
-        background_cutflow=i.get("background_cutflow"), declared_luminosity_fb=p.luminosity, window=p.window,
-        selection=w.selection, injection=int(w.injection), search=p.search, bumphunt=p.bumphunt, sqrt_s=p.sqrt_s,
-        output=o.result, workspaces=o.workspaces)
+        range_scores=i.range_scores, thresholds=i.get("thresholds"), background_cutflow=i.get("background_cutflow"),
+        declared_luminosity_fb=p.luminosity, window=p.window, selection=w.selection, injection=int(w.injection),
+        bumphunt=typed.bumphunt(p.bumphunt, p.search), sqrt_s=p.sqrt_s, output=o.result, workspaces=o.workspaces)
     plot_window_spectra(spectra, binning, p.window, f"{w.selection}, {w.window}, {w.injection} injected", o.plot,
                         sqrt_s=p.sqrt_s, luminosity_fb=data_luminosity(rows), observed=p.observed)
     stamp([o.plot, o.pdf], provenance(snakemake.config, where=snakemake.scriptdir))  # noqa: F821

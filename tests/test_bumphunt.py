@@ -12,6 +12,7 @@ import pytest
 from bumpfold.bumphunt.model import WindowCounts, infer, signed_significance, workspace_spec
 from bumpfold.bumphunt.pipeline import SignalSample, hunt, write_workspaces
 from bumpfold.bumphunt.sculpting import Sculpting
+from bumpfold.bumphunt.settings import FitSettings
 from bumpfold.bumphunt.spectrum import Binning, FitError, bin_integrals, fit_background
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.regions import Window
@@ -140,7 +141,7 @@ def test_hunt_flags_failures_instead_of_numbers():
     far = SignalSample("far", pd.DataFrame({"mjj": rng.normal(5000, 50, 2000)}), 4000.0)
     signals = {"on_peak": (on_peak, rng.random(2000)), "far": (far, rng.random(2000))}
     rows, specs, _ = hunt(data, {"0.5": 0.5, "1e-9": 2.0}, signals, window=WINDOW, binning=BINNING, lumi_fb=10.0,
-                          fit={"min_params": 2, "max_params": 3, "ftest_threshold": 0.05}, sqrt_s=SQRT_S, cl=0.95,
+                          fit=FitSettings(2, 3, 0.05), sqrt_s=SQRT_S, cl=0.95,
                           min_signal_mc=20, label="toy")
     status = {(r["efficiency"], r["signal_model"]): r["status"] for r in rows}
     assert status[("0.5", "on_peak")] == "ok"
@@ -162,7 +163,7 @@ def test_without_a_luminosity_the_limits_are_in_events(tmp_path):
     mjj = np.concatenate([rng.uniform(lo, hi, n) for lo, hi, n in zip(EDGES[:-1], EDGES[1:], _toy(rng).astype(int))])
     data = pd.DataFrame({"mjj": mjj, "is_signal": np.full(len(mjj), -1), "score": np.ones(len(mjj))})
     template = SignalSample("on_peak", pd.DataFrame({"mjj": rng.normal(3450, 120, 2000)}), 4000.0)
-    kwargs = dict(window=WINDOW, binning=BINNING, fit={"min_params": 2, "max_params": 3, "ftest_threshold": 0.05},
+    kwargs = dict(window=WINDOW, binning=BINNING, fit=FitSettings(2, 3, 0.05),
                   sqrt_s=SQRT_S, cl=0.95, min_signal_mc=20, label="inclusive")
     events, _, _ = hunt(data, {"1": 1.0}, {"on_peak": (template, np.ones(2000))}, lumi_fb=None, **kwargs)
     in_fb, _, _ = hunt(data, {"1": 1.0}, {"on_peak": (template, np.ones(2000))}, lumi_fb=10.0, **kwargs)
@@ -219,8 +220,8 @@ def test_sculpting_correction_removes_a_selection_made_excess_and_keeps_a_real_o
     data, reference = _sculpted_events(rng, 3.0, 1.25), _sculpted_events(rng, 3.0, 1.25)
     template = SignalSample("on_peak", pd.DataFrame({"mjj": rng.normal(3500, 100, 4000)}), 4000.0)
     signals = {"on_peak": (template, np.ones(4000))}
-    kwargs = dict(window=WINDOW, binning=BINNING, lumi_fb=1.0, fit={"min_params": 2, "max_params": 4,
-                  "ftest_threshold": 0.05}, sqrt_s=SQRT_S, cl=0.95, min_signal_mc=20, label="toy")
+    kwargs = dict(window=WINDOW, binning=BINNING, lumi_fb=1.0, fit=FitSettings(2, 4, 0.05), sqrt_s=SQRT_S, cl=0.95,
+                  min_signal_mc=20, label="toy")
 
     def significance(events, reference=None):
         rows, specs, spectra = hunt(events, {"0.1": 0.5}, signals, reference=reference, **kwargs)
@@ -272,7 +273,7 @@ def test_sculpting_correction_with_too_little_simulation_fails_clearly(region, m
     template = SignalSample("on_peak", pd.DataFrame({"mjj": rng.normal(3500, 100, 1000)}), 1000.0)
     rows, specs, _ = hunt(data, {"0.1": 0.5}, {"on_peak": (template, np.ones(1000))}, reference=reference,
                           window=WINDOW, binning=BINNING, lumi_fb=1.0,
-                          fit={"min_params": 2, "max_params": 3, "ftest_threshold": 0.05}, sqrt_s=SQRT_S,
+                          fit=FitSettings(2, 3, 0.05), sqrt_s=SQRT_S,
                           cl=0.95, min_signal_mc=20, label="toy")
     assert rows[0]["status"].startswith("failed: ") and message in rows[0]["status"], rows[0]["status"]
     assert not specs and "local_significance" not in rows[0]
@@ -395,7 +396,7 @@ def test_quantile_thresholds_find_the_signal_without_sculpting_the_background():
     alone the selection keeps its efficiency outside the window and sees nothing; with a
     signal in the window it sees it; a 0.1 % cut too thin to fit is a stated failure."""
     kwargs = dict(window=WINDOW, binning=BINNING, lumi_fb=10.0, sqrt_s=SQRT_S, cl=0.95, min_signal_mc=20,
-                  fit={"min_params": 2, "max_params": 4, "ftest_threshold": 0.05}, label="toy", quantile_degree=1)
+                  fit=FitSettings(2, 4, 0.05), label="toy", quantile_degree=1)
     rng = np.random.default_rng(12)
     template = SignalSample("on_peak", pd.DataFrame({"mjj": rng.normal(3450, 100, 2000)}), 4000.0)
     signals = {"on_peak": (template, 1.0 / (1.0 + np.exp(-rng.normal(3.0, 0.5, 2000))))}

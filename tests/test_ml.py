@@ -254,13 +254,13 @@ def test_search_and_unfolding_build_the_same_classifier_type_from_the_config():
     from bumpfold.config import validate_config
 
     config = validate_config({})
-    folds = typed.search_folds(config["search"], seed=5)
-    unfold = typed.omnifold(config["unfold"])
+    folds = typed.search(config["search"]).folds_with_seed(5)
+    unfold = typed.unfold(config["unfold"]).omnifold
     assert type(folds.classifier) is type(unfold.classifier) is ClassifierSettings
     assert folds.seed == 5 and folds.n_folds == config["search"]["n_folds"]
     assert folds.classifier.mlp_epochs == config["search"]["classifier"]["mlp_epochs"]
     assert folds.classifier.balance_classes and not unfold.classifier.balance_classes
-    assert typed.search_flow(config["search"], seed=2).hidden == tuple(config["search"]["flow"]["hidden"])
+    assert typed.search(config["search"]).flow_with_seed(2).hidden == tuple(config["search"]["flow"]["hidden"])
     from bumpfold.unfold.omnifold import OmniFoldSettings
 
     with pytest.raises(BumpfoldInputError, match="must not re-balance"):
@@ -271,11 +271,14 @@ def test_search_and_unfolding_build_the_same_classifier_type_from_the_config():
 
 def test_building_settings_imports_no_training_or_event_code():
     """The typed settings (and the ML core's settings types) import no torch, awkward or
-    numba, so that a job or the DAG planning that only needs settings stays light."""
+    numba, nor do the search's and the bump hunt's when built, so that a job or the DAG
+    planning that only needs settings stays light."""
     import subprocess
     import sys
 
-    code = ("import sys, bumpfold.settings, bumpfold.ml.settings; "
+    code = ("import sys, bumpfold.settings as typed, bumpfold.ml.settings; "
+            "from bumpfold.config import validate_config; c = validate_config({}); "
+            "typed.search(c['search']); typed.bumphunt(c['bumphunt'], c['search']); "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'awkward', 'numba', 'sklearn'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -10,6 +10,7 @@ import pytest
 import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime, so that threadpool_limits reaches it)
 from threadpoolctl import threadpool_limits
 
+from bumpfold import settings as typed
 from bumpfold.config import validate_config
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.io.nanoaod import write_tree
@@ -353,6 +354,7 @@ def test_read_jet_observables_from_generated_sample(samples):
 UNFOLD_CONFIG = validate_config({"unfold": {
     "observables": ["mass", "multiplicity", "tau21"], "pt_min": 1200.0, "bins": 8, "iterations": 2, "members": 2,
     "classifier": {"max_iter": 20, "learning_rate": 0.1, "max_leaf_nodes": 15, "max_ratio": 100.0}}})["unfold"]
+UNFOLD = typed.unfold(UNFOLD_CONFIG)
 
 
 def test_pipeline_steps_chain_and_close_on_the_simulation_itself(samples, tmp_path):
@@ -361,7 +363,7 @@ def test_pipeline_steps_chain_and_close_on_the_simulation_itself(samples, tmp_pa
     from bumpfold.unfold import pipeline
 
     qcd = [samples["qcd"]]
-    job = pipeline.prepare_inputs(qcd, qcd, unfold=UNFOLD_CONFIG, output=tmp_path / "inputs.npz")
+    job = pipeline.prepare_inputs(qcd, qcd, unfold=UNFOLD, output=tmp_path / "inputs.npz")
     again = pipeline.load_inputs(tmp_path / "inputs.npz")
     assert np.array_equal(again.sim.gen, job.sim.gen) and again.observables == UNFOLD_CONFIG["observables"]
     assert np.all(np.diff(job.edges["multiplicity"]) >= 1) and job.edges["multiplicity"][0] % 1 == 0.5
@@ -371,9 +373,9 @@ def test_pipeline_steps_chain_and_close_on_the_simulation_itself(samples, tmp_pa
         for i in (1, 2):
             paths.append(tmp_path / f"m{m}_i{i}.npz")
             pipeline.iteration_job(tmp_path / "inputs.npz", paths[-2] if i > 1 else None, member=m, iteration=i,
-                                   unfold=UNFOLD_CONFIG, seed=5, output=paths[-1])
+                                   unfold=UNFOLD, seed=5, output=paths[-1])
         members.append(paths)
-    pipeline.ibu_job(tmp_path / "inputs.npz", unfold=UNFOLD_CONFIG, seed=5, output=tmp_path / "ibu.json")
+    pipeline.ibu_job(tmp_path / "inputs.npz", unfold=UNFOLD, seed=5, output=tmp_path / "ibu.json")
     summary = pipeline.summarize(tmp_path / "inputs.npz", members, tmp_path / "ibu.json", output=tmp_path / "s.json")
     for name, o in summary["observables"].items():
         assert o["metrics"]["prior"]["triangular_discriminator_1e3"] < 1e-9, name  # data = simulation
@@ -393,12 +395,12 @@ def test_pipeline_bad_inputs_are_named(samples, tmp_path):
     from bumpfold.unfold import pipeline
 
     qcd = [samples["qcd"]]
-    pipeline.prepare_inputs(qcd, qcd, unfold=UNFOLD_CONFIG, output=tmp_path / "inputs.npz")
-    pipeline.iteration_job(tmp_path / "inputs.npz", None, member=0, iteration=1, unfold=UNFOLD_CONFIG, seed=5,
+    pipeline.prepare_inputs(qcd, qcd, unfold=UNFOLD, output=tmp_path / "inputs.npz")
+    pipeline.iteration_job(tmp_path / "inputs.npz", None, member=0, iteration=1, unfold=UNFOLD, seed=5,
                            output=tmp_path / "i1.npz")
     with pytest.raises(BumpfoldInputError, match=r"i1.npz: holds iteration 1, expected 2"):
         pipeline.iteration_job(tmp_path / "inputs.npz", tmp_path / "i1.npz", member=0, iteration=3,
-                               unfold=UNFOLD_CONFIG, seed=5, output=tmp_path / "i3.npz")
+                               unfold=UNFOLD, seed=5, output=tmp_path / "i3.npz")
     assert not (tmp_path / "i3.npz").exists()
     (tmp_path / "bad.npz").write_bytes(b"not a zip" * 10)
     with pytest.raises(BumpfoldInputError, match=r"bad.npz: not readable unfolding inputs"):
@@ -438,7 +440,7 @@ def test_real_data_without_truth_unfolds_and_reports_no_metrics(samples, tmp_pat
     data = read_detector_observables([samples["qcd"]], observables=["mass", "tau21"], pt_min=1200.0)
     both = read_jet_observables([samples["qcd"]], observables=["mass", "tau21"], pt_min=1200.0)
     assert np.array_equal(data.reco, both.reco[both.pass_reco])  # the same events and values as the full reader
-    config = {**UNFOLD_CONFIG, "iterations": 1, "members": 1}
+    config = typed.unfold({**UNFOLD_CONFIG, "iterations": 1, "members": 1})
     job = pipeline.prepare_inputs([samples["qcd"]], [samples["qcd"]], unfold=config, output=tmp_path / "in.npz",
                                   data_has_truth=False)
     assert not job.has_truth and not pipeline.load_inputs(tmp_path / "in.npz").has_truth

@@ -23,6 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bumpfold import settings as typed
 from bumpfold.config import load_config
 from bumpfold.regions import windows_from_config
 from bumpfold.search import pipeline
@@ -36,8 +37,8 @@ def _score(run: str, config_path: str, injection: int, method: str, kind: str, s
 
     torch.set_num_threads(1)
     config = load_config(config_path)
-    search = {**config["search"], "device": "cpu",
-              "classifier": {**config["search"]["classifier"], "kind": kind, "n_ensemble": 1}}
+    search = typed.search({**config["search"], "device": "cpu",
+                           "classifier": {**config["search"]["classifier"], "kind": kind, "n_ensemble": 1}})
     window = windows_from_config(config["regions"])[0]
     base = Path(run) / "results" / "search" / f"inj{injection}"
     wd = pipeline.window_data(base / "datasets.parquet", window, search)

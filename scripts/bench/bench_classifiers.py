@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bumpfold import settings as typed
 from bumpfold.config import load_config
 from bumpfold.regions import windows_from_config
 from bumpfold.search import pipeline, results
@@ -39,7 +40,8 @@ def main() -> None:
         for injection in config["search"]["injections"]:
             run = Path(args.results) / "search" / f"inj{injection}"
             for kind in ("hgb", "mlp"):
-                search = {**config["search"], "classifier": {**config["search"]["classifier"], "kind": kind}}
+                search = typed.search({**config["search"],
+                                       "classifier": {**config["search"]["classifier"], "kind": kind}})
                 wd = pipeline.window_data(run / "datasets.parquet", window, search)
                 for method in ("cathode", "iad"):
                     start = time.perf_counter()

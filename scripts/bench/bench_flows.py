@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bumpfold import settings as typed
 from bumpfold.config import load_config
 from bumpfold.regions import windows_from_config
 from bumpfold.search import pipeline, results
@@ -41,7 +42,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         for kind in ("maf", "nsf"):
-            search = {**config["search"], "flow": {**config["search"]["flow"], "kind": kind}}
+            search = typed.search({**config["search"], "flow": {**config["search"]["flow"], "kind": kind}})
             wd = pipeline.window_data(datasets, window, search)
             start = time.perf_counter()
             flow = pipeline.train_flow(wd, search, 21, model=t / "flow.pt", closure=t / "closure.json")

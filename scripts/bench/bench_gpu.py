@@ -74,7 +74,7 @@ def _flow_throughput(x, m, settings, *, device: str, threads: int, batch: int, e
 def flow_throughput(wd, search, seed, epochs: int) -> dict:
     train = wd.sb("data")
     x, m = wd.x(train), train.mjj.to_numpy()
-    settings = typed.search_flow(search, seed)
+    settings = typed.search(search).flow_with_seed(seed)
     rows = {}
     for batch in (settings.batch_size, 2048):
         for label, device, threads in (("gpu", "cuda", ALL_CORES), (f"cpu_{ALL_CORES}_threads", "cpu", ALL_CORES),
@@ -87,16 +87,16 @@ def flow_throughput(wd, search, seed, epochs: int) -> dict:
 
 
 def window_on_gpu(wd, search, seed, tmp: Path) -> dict:
-    search = {**search, "device": "cuda"}
+    on_gpu = typed.search({**search, "device": "cuda"})
     times = {}
     started = time.perf_counter()
-    flow = pipeline.train_flow(wd, search, seed, model=tmp / "flow.pt", closure=tmp / "closure.json")
+    flow = pipeline.train_flow(wd, on_gpu, seed, model=tmp / "flow.pt", closure=tmp / "closure.json")
     times["train_flow_with_closure_s"] = time.perf_counter() - started
     started = time.perf_counter()
-    pipeline.sample_window(wd, tmp / "flow.pt", search, seed, tmp / "samples.parquet", tmp / "interpolation.json")
+    pipeline.sample_window(wd, tmp / "flow.pt", on_gpu, seed, tmp / "samples.parquet", tmp / "interpolation.json")
     times["sample_sr_s"] = time.perf_counter() - started
     started = time.perf_counter()
-    pipeline.score_method("cathode", wd, search, seed, output=tmp / "cathode.parquet",
+    pipeline.score_method("cathode", wd, on_gpu, seed, output=tmp / "cathode.parquet",
                           samples_path=tmp / "samples.parquet")
     times["cathode_all_folds_s"] = time.perf_counter() - started
     closure = json.loads((tmp / "closure.json").read_text())
@@ -110,7 +110,7 @@ def mlp_fold(wd, search, seed, tmp: Path, epochs: int) -> dict:
     for label, device in (("gpu", "cuda"), (f"cpu_{ALL_CORES}_threads", "cpu")):
         cfg = {**search, "device": device,
                "classifier": {**search["classifier"], "kind": "mlp", "mlp_epochs": epochs, "n_ensemble": 1}}
-        task = pipeline.classifier_task("cathode", wd, cfg, seed, samples_path=tmp / "samples.parquet")
+        task = pipeline.classifier_task("cathode", wd, typed.search(cfg), seed, samples_path=tmp / "samples.parquet")
         started = time.perf_counter()
         task.train_fold(0)
         rows[label] = round((time.perf_counter() - started) / epochs, 3)
@@ -146,7 +146,7 @@ def main() -> None:
     config = _config(args.config)
     search, seed = config["search"], config["seed"]
     window = windows_from_config(config["regions"])[0]
-    wd = pipeline.window_data(args.datasets, window, search)
+    wd = pipeline.window_data(args.datasets, window, typed.search(search))
     _record(args.out, "machine", {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
                                   "cpu_cores": ALL_CORES, "cpu": platform.processor() or platform.machine(),
                                   "date": time.strftime("%Y-%m-%d"), "window": window.name})

@@ -25,13 +25,14 @@ import numpy as np
 import pandas as pd
 
 from bumpfold.bumphunt.pipeline import SignalSample, hunt
+from bumpfold.bumphunt.settings import FitSettings
 from bumpfold.bumphunt.spectrum import Binning, bin_integrals
 from bumpfold.regions import Window
 
 SQRT_S = 13000.0
 BINNING = Binning(2800.0, 5500.0, 100.0)
 WINDOW = Window(3300.0, 3700.0, 2800.0, 5500.0)
-FIT = {"min_params": 2, "max_params": 5, "ftest_threshold": 0.05}
+FIT = FitSettings(min_params=2, max_params=5, ftest_threshold=0.05)
 
 
 def selected_background(rng: np.random.Generator, n_events: float, step: float) -> pd.DataFrame:

@@ -95,10 +95,10 @@ def _cost(run: Path, window: str, injections: list[int], n_folds: int) -> list[s
 def _throughput(run: Path, config: dict, window_name: str, injection: int, epochs: int, repeats: int) -> list[str]:
     search = config["search"]
     window = {w.name: w for w in windows_from_config(config["regions"])}[window_name]
-    wd = pipeline.window_data(run / f"results/search/inj{injection}/datasets.parquet", window, search)
+    wd = pipeline.window_data(run / f"results/search/inj{injection}/datasets.parquet", window, typed.search(search))
     sb = wd.sb("data")
     x, m = wd.x(sb), sb.mjj.to_numpy()
-    settings = typed.search_flow(search, 1)
+    settings = typed.search(search).flow_with_seed(1)
     settings = type(settings)(**{**settings.__dict__, "epochs": epochs, "patience": epochs + 1, "device": "cpu"})
     rates: dict[int, list[float]] = {1: [], 2: []}
     from bumpfold.ml.flow import ConditionalFlow

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from bumpfold import settings as typed
 from bumpfold.bumphunt.pipeline import run_window
 from bumpfold.bumphunt.thresholds import efficiency_by_bin, fit_quantile_threshold
 from bumpfold.config import validate_config
@@ -74,8 +75,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     table = {}
     for label, (kind, degree, correction) in SETTINGS.items():
-        bumphunt = {**copy.deepcopy(config["bumphunt"]), "threshold": kind, "quantile_degree": degree,
-                    "sculpting_correction": correction}
+        bumphunt = typed.bumphunt({**copy.deepcopy(config["bumphunt"]), "threshold": kind, "quantile_degree": degree,
+                                   "sculpting_correction": correction, "signal_models": models}, config["search"])
         for injection in config["search"]["injections"]:
             for w in windows:
                 for selection in config["bumphunt"]["methods"]:
@@ -83,8 +84,8 @@ def main() -> None:
                     rows, _, _ = run_window(
                         range_scores=base / f"range/{selection}.parquet",
                         thresholds=base / f"selection/{selection}.json",
-                        signal_models=models, background_cutflow=run / f"results/skim/{background}.cutflow.json",
-                        window=w, selection=selection, injection=injection, search=config["search"],
+                        background_cutflow=run / f"results/skim/{background}.cutflow.json",
+                        window=w, selection=selection, injection=injection,
                         bumphunt=bumphunt, sqrt_s=config["generation"]["sqrt_s"], output=tmp / "rows.json",
                         workspaces=tmp / "ws")
                     if correction and any(str(r.get("sculpting", "")).startswith("not applied") for r in rows):

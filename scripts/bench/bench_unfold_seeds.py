@@ -37,6 +37,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from bumpfold import settings as typed  # noqa: E402
 from bumpfold.config import validate_config  # noqa: E402
 from bumpfold.generate.production import ProductionConfig, produce_chunk  # noqa: E402
 from bumpfold.generate.pythia import ProcessSpec  # noqa: E402
@@ -61,7 +62,7 @@ def _generate(task: tuple[str, int, int, str]) -> str:
 def _prepare(task: tuple[list[str], list[str], dict, str]) -> dict:
     """Inputs of one set; returns its truth histograms and sizes."""
     sim_paths, data_paths, unfold, folder = task
-    job = pipeline.prepare_inputs(sim_paths, data_paths, unfold=unfold, output=f"{folder}/inputs.npz")
+    job = pipeline.prepare_inputs(sim_paths, data_paths, unfold=typed.unfold(unfold), output=f"{folder}/inputs.npz")
     return {"truth": {name: weighted_histogram(job.truth[:, j], bins=job.edges[name], weights=job.truth_weights).counts
                       for j, name in enumerate(job.observables)},
             "n_sim": job.sim.n_events, "n_data": job.data.n_events, "n_truth": len(job.truth)}
@@ -74,14 +75,14 @@ def _iterations(task: tuple[str, int, dict]) -> list[str]:
     for i in range(1, unfold["iterations"] + 1):
         paths.append(f"{folder}/m{member}_i{i}.npz")
         pipeline.iteration_job(f"{folder}/inputs.npz", paths[-2] if i > 1 else None, member=member, iteration=i,
-                               unfold=unfold, seed=7, output=paths[-1])
+                               unfold=typed.unfold(unfold), seed=7, output=paths[-1])
     return paths
 
 
 def _summarize(task: tuple[str, list[list[str]], dict]) -> dict:
     """IBU on the same replicas, then the set's metrics per observable and method."""
     folder, members, unfold = task
-    pipeline.ibu_job(f"{folder}/inputs.npz", unfold=unfold, seed=7, output=f"{folder}/ibu.json")
+    pipeline.ibu_job(f"{folder}/inputs.npz", unfold=typed.unfold(unfold), seed=7, output=f"{folder}/ibu.json")
     summary = pipeline.summarize(f"{folder}/inputs.npz", members, f"{folder}/ibu.json", output=f"{folder}/summary.json")
     return {name: {m: o["metrics"][m][TD] for m in ("prior", "ibu", "omnifold")}
             for name, o in summary["observables"].items()}

@@ -1,6 +1,8 @@
 """Typed settings: sections of a validated config (bumpfold.config) as the dataclasses the
-library functions take. Building the ML settings imports no torch; the generation and skim
-types are imported when built, so that importing this module stays light."""
+library functions take; the one place that knows the config's layout. Each type lives in
+the room that uses it: the ML core's below, imported here; those of the rooms above
+(generation, skim, search, bump hunt, unfolding) are imported when built, so that importing
+this module stays light (no torch)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ from typing import TYPE_CHECKING, Any
 from bumpfold.ml.settings import ClassifierSettings, FlowSettings, KFoldSettings
 
 if TYPE_CHECKING:
+    from bumpfold.bumphunt.settings import BumpHuntSettings
     from bumpfold.generate.production import ProductionConfig
     from bumpfold.generate.pythia import ProcessSpec
     from bumpfold.quality import DataQuality
+    from bumpfold.search.settings import SearchSettings
     from bumpfold.skim import Selection
     from bumpfold.unfold.omnifold import OmniFoldSettings
+    from bumpfold.unfold.settings import UnfoldSettings
 
 MLP_KEYS = ("mlp_hidden", "mlp_epochs", "mlp_batch_size", "mlp_learning_rate", "mlp_best_epochs")
 HGB_KEYS = ("max_iter", "learning_rate", "max_leaf_nodes")
@@ -71,17 +76,54 @@ def classifier(section: dict[str, Any], *, device: str, balance_classes: bool = 
     return ClassifierSettings(kind=section["kind"], **options, balance_classes=balance_classes, device=device)
 
 
-def search_folds(search: dict[str, Any], seed: int) -> KFoldSettings:
-    """The search's k-fold classifiers (``search.n_folds``, ``search.classifier``)."""
-    return KFoldSettings(n_folds=search["n_folds"], n_ensemble=search["classifier"]["n_ensemble"], seed=seed,
+def search(section: dict[str, Any]) -> SearchSettings:
+    """From the ``search`` section, or the part of it that a workflow step gets (always its
+    ``features``; a key left out becomes None). The flow's and the classifiers' seeds are 0
+    here: each step sets its own."""
+    from bumpfold.search.settings import SearchSettings, SplitSettings
+
+    split = section.get("split")
+    return SearchSettings(
+        features=tuple(section["features"]),
+        split=None if split is None else SplitSettings(split["data_fraction"], split["test_fraction"],
+                                                       split["signal_test_fraction"]),
+        min_events=section.get("min_events"), closure_fraction=section.get("closure_fraction"),
+        oversampling=section.get("oversampling"), cwola_sideband_width=section.get("cwola_sideband_width"),
+        flow=search_flow(section) if "flow" in section else None,
+        folds=search_folds(section) if "classifier" in section else None)
+
+
+def search_folds(search: dict[str, Any]) -> KFoldSettings:
+    """The search's k-fold classifiers (``search.n_folds``, ``search.classifier``, ``search.device``)."""
+    return KFoldSettings(n_folds=search["n_folds"], n_ensemble=search["classifier"]["n_ensemble"],
                          classifier=classifier(search["classifier"], device=search["device"]))
 
 
-def search_flow(search: dict[str, Any], seed: int) -> FlowSettings:
-    """The search's conditional flow (``search.flow``)."""
+def search_flow(search: dict[str, Any]) -> FlowSettings:
+    """The search's conditional flow (``search.flow``, ``search.device``)."""
     f = search["flow"]
-    return FlowSettings(**{key: f[key] for key in FLOW_KEYS}, hidden=tuple(f["hidden"]), seed=seed,
-                        device=search["device"])
+    return FlowSettings(**{key: f[key] for key in FLOW_KEYS}, hidden=tuple(f["hidden"]), device=search["device"])
+
+
+def bumphunt(section: dict[str, Any], search: dict[str, Any]) -> BumpHuntSettings:
+    """From the ``bumphunt`` section and the search's ``split`` and ``data`` (the data's
+    share of the background sample, and whether they are collision data)."""
+    from bumpfold.bumphunt.settings import BumpHuntSettings, FitSettings
+
+    return BumpHuntSettings(
+        bin_width=section["bin_width"], cl=section["cl"], min_signal_mc=section["min_signal_mc"],
+        fit=FitSettings(**section["fit"]), threshold=section["threshold"], quantile_degree=section["quantile_degree"],
+        sculpting_correction=bool(section["sculpting_correction"]), signal_models=tuple(section["signal_models"]),
+        data_fraction=search["split"]["data_fraction"], observed_data=search.get("data") is not None)
+
+
+def unfold(section: dict[str, Any]) -> UnfoldSettings:
+    """From the ``unfold`` section."""
+    from bumpfold.unfold.settings import UnfoldSettings
+
+    return UnfoldSettings(observables=tuple(section["observables"]), pt_min=float(section["pt_min"]),
+                          bins=section["bins"], ibu_reco_bins=section["ibu_reco_bins"], members=section["members"],
+                          omnifold=omnifold(section), generative=generative_flow(section["generative"]))
 
 
 def generative_flow(generative: dict[str, Any]) -> FlowSettings:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from numpy.typing import NDArray
 
 from bumpfold.bumphunt.model import WindowCounts, infer
 from bumpfold.bumphunt.sculpting import Sculpting, measure_sculpting
+from bumpfold.bumphunt.settings import BumpHuntSettings, FitSettings
 from bumpfold.bumphunt.spectrum import Binning, DijetFit, fit_background
 from bumpfold.bumphunt.thresholds import FixedThreshold, Threshold, fit_quantile_threshold
 from bumpfold.errors import BumpfoldInputError, required_path
@@ -89,7 +91,7 @@ def _window_counts(name: str, counts: NDArray, fit: DijetFit, edges: NDArray, wi
 
 
 def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[SignalSample, NDArray[np.float64]]],
-         *, window: Window, binning: Binning, lumi_fb: float | None, fit: dict[str, Any], sqrt_s: float, cl: float,
+         *, window: Window, binning: Binning, lumi_fb: float | None, fit: FitSettings, sqrt_s: float, cl: float,
          min_signal_mc: int, label: str, reference: pd.DataFrame | None = None, quantile_degree: int | None = None,
          ) -> tuple[list[dict], dict[str, dict], dict]:
     """Every (efficiency, signal model) of one window and selection: result rows, pyhf
@@ -127,8 +129,8 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
                      "n_signal_true_window": None if observed else int(
                          binning.histogram(mjj[passed & (data.is_signal == 1)])[in_window].sum())})
         try:
-            bkg_fit = fit_background(counts, edges, ~in_window, sqrt_s=sqrt_s, min_params=fit["min_params"],
-                                     max_params=fit["max_params"], ftest_threshold=fit["ftest_threshold"], name=name)
+            bkg_fit = fit_background(counts, edges, ~in_window, sqrt_s=sqrt_s, min_params=fit.min_params,
+                                     max_params=fit.max_params, ftest_threshold=fit.ftest_threshold, name=name)
             sculpting = None if reference is None else measure_sculpting(
                 reference.mjj.to_numpy(), reference.score.to_numpy() >= threshold(reference.mjj.to_numpy()), binning,
                 in_window, sqrt_s=sqrt_s,
@@ -194,7 +196,7 @@ def write_workspaces(workspaces: dict[str, dict], directory: str | Path) -> None
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def signal_samples(ranged: pd.DataFrame, names: list[str]) -> dict[str, SignalSample]:
+def signal_samples(ranged: pd.DataFrame, names: Iterable[str]) -> dict[str, SignalSample]:
     """Each signal model's scored events (mjj, score) and the generated-event count they stand for."""
     samples = {}
     for name in names:
@@ -207,31 +209,32 @@ def signal_samples(ranged: pd.DataFrame, names: list[str]) -> dict[str, SignalSa
     return samples
 
 
-def run_window(*, range_scores: str | Path, thresholds: str | Path | None, signal_models: list[str],
-               background_cutflow: str | Path | None, window: Window, selection: str, injection: int,
-               search: dict[str, Any], bumphunt: dict[str, Any], sqrt_s: float, output: str | Path,
+def run_window(*, range_scores: str | Path, thresholds: str | Path | None, background_cutflow: str | Path | None,
+               window: Window, selection: str, injection: int, bumphunt: BumpHuntSettings, sqrt_s: float,
+               output: str | Path,
                workspaces: str | Path, declared_luminosity_fb: float | None = None,
                ) -> tuple[list[dict], dict[str, dict], Binning]:
     """The rule's whole job: select, fit, infer; write the rows and workspaces. Returns the
     rows, the spectra for the window's plot and the binning."""
     ranged = pd.read_parquet(range_scores)
-    binning = Binning(window.range_low, window.range_high, bumphunt["bin_width"])
+    binning = Binning(window.range_low, window.range_high, bumphunt.bin_width)
     lumi = data_luminosity_fb(declared_fb=declared_luminosity_fb, background_cutflow=background_cutflow,
-                              data_fraction=search["split"]["data_fraction"], observed=search.get("data") is not None)
+                              data_fraction=bumphunt.data_fraction, observed=bumphunt.observed_data)
     data = ranged[ranged["sample"] == RANGE_DATA][["mjj", "is_signal", "score"]].reset_index(drop=True)
     cuts = {"1": 1.0} if selection == INCLUSIVE else \
         json.loads(Path(required_path(thresholds, "the selection's thresholds")).read_text())["thresholds"]
     reference, note = None, None
-    if selection != INCLUSIVE and bumphunt["sculpting_correction"]:
+    if selection != INCLUSIVE and bumphunt.sculpting_correction:
         reference = ranged[ranged["sample"] == RANGE_REFERENCE][["mjj", "score"]].reset_index(drop=True)
         if len(reference) == 0:  # observed data without background simulation
             reference, note = None, "not applied: no background simulation"
-    signals = {name: (s, s.table.score.to_numpy()) for name, s in signal_samples(ranged, signal_models).items()}
+    samples = signal_samples(ranged, bumphunt.signal_models)
+    signals = {name: (s, s.table.score.to_numpy()) for name, s in samples.items()}
     rows, specs, spectra = hunt(data, cuts, signals, window=window, binning=binning, lumi_fb=lumi,
-                                fit=bumphunt["fit"], sqrt_s=sqrt_s, cl=bumphunt["cl"],
-                                min_signal_mc=bumphunt["min_signal_mc"], label=selection, reference=reference,
-                                quantile_degree=None if selection == INCLUSIVE or bumphunt["threshold"] == "fixed"
-                                else bumphunt["quantile_degree"])
+                                fit=bumphunt.fit, sqrt_s=sqrt_s, cl=bumphunt.cl, min_signal_mc=bumphunt.min_signal_mc,
+                                label=selection, reference=reference,
+                                quantile_degree=None if selection == INCLUSIVE or bumphunt.threshold == "fixed"
+                                else bumphunt.quantile_degree)
     for row in rows:
         row.update(injection=injection, luminosity_fb=lumi)
         if note is not None:

@@ -20,21 +20,13 @@ data (CATHODE, CWoLa, ANODE) never read them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from bumpfold.errors import BumpfoldInputError
+from bumpfold.search.settings import SplitSettings
 
 ROLES = ("data", "test", "ideal", "signal_mc")
-
-
-@dataclass(frozen=True)
-class SplitSettings:
-    data_fraction: float = 0.45
-    test_fraction: float = 0.1  # the rest of the background is the ideal sample, as large as the data
-    signal_test_fraction: float = 0.5
 
 
 def build_datasets(background: pd.DataFrame | None, signal: pd.DataFrame | None, *, n_injected: int,

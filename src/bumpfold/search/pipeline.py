@@ -1,4 +1,5 @@
-"""One function per workflow step of the search, from the ``search`` config section.
+"""One function per workflow step of the search, from its typed settings
+(:class:`~bumpfold.search.settings.SearchSettings`, built by bumpfold.settings).
 
 Each reads and writes files (atomically) and returns what it computed, so the Snakemake
 scripts stay glue and a notebook can run the same steps.
@@ -14,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from bumpfold import settings as typed
 from bumpfold.errors import BumpfoldInputError, required_path
 from bumpfold.features import check_finite
 from bumpfold.io import safe_pickle
@@ -23,9 +23,10 @@ from bumpfold.ml.classifier import kfold_scores
 from bumpfold.regions import Window, assign_folds
 from bumpfold.registry import CLASSIFIER_METHODS, METHODS
 from bumpfold.search import methods
-from bumpfold.search.datasets import SplitSettings, build_datasets
+from bumpfold.search.datasets import build_datasets
 from bumpfold.search.metrics import performance
 from bumpfold.search.sampling import sample_sr
+from bumpfold.search.settings import SearchSettings, given
 
 if TYPE_CHECKING:  # torch is imported only by the steps that train or sample flows
     from bumpfold.ml.flow import ConditionalFlow
@@ -34,67 +35,69 @@ log = logging.getLogger(__name__)
 
 
 def make_datasets(background: str | Path | None, signal: str | Path | None, *, n_injected: int,
-                  search: dict[str, Any], seed: int, output: str | Path,
+                  search: SearchSettings, seed: int, output: str | Path,
                   observed: str | Path | None = None) -> pd.DataFrame:
     """The roles of every event (see :mod:`bumpfold.search.datasets`) from the skimmed
     tables: pseudo-data from ``background`` and ``signal``, or ``observed`` data beside
     optional background and signal simulation."""
-    s = search["split"]
+    columns = [*search.features, "mjj"]
 
     def read(path: str | Path | None) -> pd.DataFrame | None:
         if path is None:
             return None
         table = pd.read_parquet(path)
-        missing = [f for f in [*search["features"], "mjj"] if f not in table.columns]
+        missing = [f for f in columns if f not in table.columns]
         if missing:
             raise BumpfoldInputError(f"{path}: no column(s) {', '.join(missing)} (search.features)")
-        check_finite(table, str(path), [*search["features"], "mjj"])
+        check_finite(table, str(path), columns)
         return table
 
     table = build_datasets(read(background), read(signal), n_injected=n_injected,
-                           split=SplitSettings(s["data_fraction"], s["test_fraction"], s["signal_test_fraction"]),
+                           split=given(search.split, "split"),
                            seed=seed, observed=read(observed))
     write_parquet(table, output)
     return table
 
 
-def window_data(datasets: str | Path, window: Window, search: dict[str, Any]) -> methods.WindowData:
+def window_data(datasets: str | Path, window: Window, search: SearchSettings) -> methods.WindowData:
     """The window's data, after checking it has enough SB and SR data events to train."""
-    wd = methods.WindowData(pd.read_parquet(datasets), window, search["features"])
+    wd = methods.WindowData(pd.read_parquet(datasets), window, list(search.features))
     n_sb, n_sr = len(wd.sb("data")), len(wd.sr("data"))
-    if min(n_sb, n_sr) < search["min_events"]:
+    min_events = given(search.min_events, "min_events")
+    if min(n_sb, n_sr) < min_events:
         raise BumpfoldInputError(
-            f"window {window.name}: {n_sb} SB and {n_sr} SR data events; at least {search['min_events']} of each "
+            f"window {window.name}: {n_sb} SB and {n_sr} SR data events; at least {min_events} of each "
             "are needed to train (search.min_events)")
-    n_closure = int(search["closure_fraction"] * n_sb)
-    if n_closure < 10 * search["n_folds"]:
+    n_closure = int(given(search.closure_fraction, "closure_fraction") * n_sb)
+    if n_closure < 10 * search.n_folds:
         raise BumpfoldInputError(
             f"window {window.name}: the closure test would get about {n_closure} SB events for "
-            f"{search['n_folds']} folds; raise search.closure_fraction or use more events")
+            f"{search.n_folds} folds; raise search.closure_fraction or use more events")
     return wd
 
 
-def check_oversampling(wd: methods.WindowData, search: dict[str, Any]) -> None:
+def check_oversampling(wd: methods.WindowData, search: SearchSettings) -> None:
     """The SR background samples (CATHODE) or latent draws (LaCATHODE) must fill the folds."""
     n_sr = len(wd.sr("data"))
-    n_samples = int(round(search["oversampling"] * n_sr))
-    if n_samples < 10 * search["n_folds"]:
+    oversampling = given(search.oversampling, "oversampling")
+    n_samples = int(round(oversampling * n_sr))
+    if n_samples < 10 * search.n_folds:
         raise BumpfoldInputError(
-            f"config key 'search.oversampling': {search['oversampling']:g} x {n_sr} SR data events gives "
+            f"config key 'search.oversampling': {oversampling:g} x {n_sr} SR data events gives "
             f"{n_samples} background samples in window {wd.window.name}, fewer than 10 per fold "
-            f"({search['n_folds']} folds)")
+            f"({search.n_folds} folds)")
 
 
-def train_flow(wd: methods.WindowData, search: dict[str, Any], seed: int, *, model: str | Path,
+def train_flow(wd: methods.WindowData, search: SearchSettings, seed: int, *, model: str | Path,
                closure: str | Path) -> ConditionalFlow:
     """Train the sideband flow on SB data, less a held-out part for the closure test:
     a classifier of flow samples vs. held-out SB data should find nothing (AUC ~ 0.5)."""
     from bumpfold.ml.flow import ConditionalFlow
 
     sb = wd.sb("data")
-    held_out = np.random.default_rng(seed).random(len(sb)) < search["closure_fraction"]
+    held_out = np.random.default_rng(seed).random(len(sb)) < given(search.closure_fraction, "closure_fraction")
     train = sb[~held_out]
-    flow = ConditionalFlow(typed.search_flow(search, seed)).fit(wd.x(train), train.mjj.to_numpy())
+    flow = ConditionalFlow(search.flow_with_seed(seed)).fit(wd.x(train), train.mjj.to_numpy())
     check = sb[held_out]
     samples = flow.sample(check.mjj.to_numpy(), seed=seed + 1)
     auc = separability_auc(wd.x(check), samples, search, seed)
@@ -106,15 +109,15 @@ def train_flow(wd: methods.WindowData, search: dict[str, Any], seed: int, *, mod
     return flow
 
 
-def separability_auc(a: np.ndarray, b: np.ndarray, search: dict[str, Any], seed: int) -> float:
+def separability_auc(a: np.ndarray, b: np.ndarray, search: SearchSettings, seed: int) -> float:
     """Out-of-fold AUC of the search's classifier telling ``a`` from ``b`` (0.5: alike)."""
-    settings = typed.search_folds(search, seed)
+    settings = search.folds_with_seed(seed)
     scores = kfold_scores(a, b, data_folds=assign_folds(len(a), settings.n_folds, seed),
                           reference_folds=assign_folds(len(b), settings.n_folds, seed + 1), settings=settings)
     return performance(np.r_[scores.data, scores.reference], np.r_[np.ones(len(a)), np.zeros(len(b))]).auc
 
 
-def sample_window(wd: methods.WindowData, flow_path: str | Path, search: dict[str, Any], seed: int,
+def sample_window(wd: methods.WindowData, flow_path: str | Path, search: SearchSettings, seed: int,
                   output: str | Path, interpolation: str | Path) -> pd.DataFrame:
     """SR background samples; and the interpolation closure where the true SR background is
     known (the labelled test and idealised background): the AUC of a classifier telling the
@@ -123,13 +126,13 @@ def sample_window(wd: methods.WindowData, flow_path: str | Path, search: dict[st
 
     check_oversampling(wd, search)
     x, m = sample_sr(ConditionalFlow.load(flow_path), wd.sr("data").mjj.to_numpy(), wd.window,
-                     oversampling=search["oversampling"], seed=seed)
+                     oversampling=given(search.oversampling, "oversampling"), seed=seed)
     table = pd.DataFrame(x, columns=list(wd.features)).assign(mjj=m)
     truth = pd.concat([wd.sr("ideal"), wd.sr("test")])
     truth = truth[truth.is_signal == 0]
     result: dict[str, Any] = {"window": wd.window.name, "n_samples": int(len(table)),
                               "n_true_background": int(len(truth))}
-    if len(truth) >= 10 * search["n_folds"]:
+    if len(truth) >= 10 * search.n_folds:
         result["interpolation_auc"] = separability_auc(x, wd.x(truth), search, seed + 2)
         log.info("window %s: interpolation AUC %.3f (SR samples vs true SR background, %d events)",
                  wd.window.name, result["interpolation_auc"], len(truth))
@@ -141,11 +144,11 @@ def sample_window(wd: methods.WindowData, flow_path: str | Path, search: dict[st
     return table
 
 
-def classifier_task(method: str, wd: methods.WindowData, search: dict[str, Any], seed: int, *,
+def classifier_task(method: str, wd: methods.WindowData, search: SearchSettings, seed: int, *,
                     samples_path: str | Path | None = None,
                     flow_path: str | Path | None = None) -> methods.ClassifierTask:
     """The k-fold data-vs-reference problem of a classifier method (not ANODE)."""
-    settings = typed.search_folds(search, seed)
+    settings = search.folds_with_seed(seed)
     if method == "cathode":
         samples = pd.read_parquet(required_path(samples_path, "CATHODE's SR samples"))
         return methods.cathode(wd, wd.x(samples), settings, seed)
@@ -154,9 +157,10 @@ def classifier_task(method: str, wd: methods.WindowData, search: dict[str, Any],
 
         check_oversampling(wd, search)
         flow = ConditionalFlow.load(required_path(flow_path, "LaCATHODE's sideband flow"))
-        return methods.lacathode(wd, flow, settings, seed, oversampling=search["oversampling"])
+        return methods.lacathode(wd, flow, settings, seed, oversampling=given(search.oversampling, "oversampling"))
     if method == "cwola":
-        return methods.cwola(wd, settings, seed, sideband_width=search["cwola_sideband_width"])
+        width = given(search.cwola_sideband_width, "cwola_sideband_width")
+        return methods.cwola(wd, settings, seed, sideband_width=width)
     if method == "iad":
         return methods.iad(wd, settings, seed)
     if method == "supervised":
@@ -165,7 +169,7 @@ def classifier_task(method: str, wd: methods.WindowData, search: dict[str, Any],
                              f"{', '.join(CLASSIFIER_METHODS)})")
 
 
-def score_fold(method: str, fold: int, wd: methods.WindowData, search: dict[str, Any], seed: int, *,
+def score_fold(method: str, fold: int, wd: methods.WindowData, search: SearchSettings, seed: int, *,
                output: str | Path, samples_path: str | Path | None = None, flow_path: str | Path | None = None) -> None:
     """Train one fold of a classifier method and write its models and scores (pickle)."""
     task = classifier_task(method, wd, search, seed, samples_path=samples_path, flow_path=flow_path)
@@ -174,7 +178,7 @@ def score_fold(method: str, fold: int, wd: methods.WindowData, search: dict[str,
         pickle.dump({"method": method, "window": wd.window.name, "result": result}, f)
 
 
-def combine_method(method: str, wd: methods.WindowData, search: dict[str, Any], seed: int, *,
+def combine_method(method: str, wd: methods.WindowData, search: SearchSettings, seed: int, *,
                    fold_paths: list[str | Path], output: str | Path, models_path: str | Path,
                    samples_path: str | Path | None = None, flow_path: str | Path | None = None) -> pd.DataFrame:
     """Out-of-fold scores of a classifier method from its fold jobs' results."""
@@ -191,7 +195,7 @@ def combine_method(method: str, wd: methods.WindowData, search: dict[str, Any], 
     return write_scores(method, wd, task.combine(results), search, output=output, models_path=models_path)
 
 
-def score_method(method: str, wd: methods.WindowData, search: dict[str, Any], seed: int, *, output: str | Path,
+def score_method(method: str, wd: methods.WindowData, search: SearchSettings, seed: int, *, output: str | Path,
                  models_path: str | Path | None = None, flow_path: str | Path | None = None,
                  samples_path: str | Path | None = None) -> pd.DataFrame:
     """Scores of SR data and SR test events for one method, all folds in this process
@@ -200,7 +204,7 @@ def score_method(method: str, wd: methods.WindowData, search: dict[str, Any], se
         from bumpfold.ml.flow import ConditionalFlow
 
         result = methods.anode(wd, ConditionalFlow.load(required_path(flow_path, "ANODE's sideband flow")),
-                              typed.search_flow(search, seed))
+                              search.flow_with_seed(seed))
     elif method in METHODS:
         result = classifier_task(method, wd, search, seed, samples_path=samples_path, flow_path=flow_path).run()
     else:
@@ -208,7 +212,7 @@ def score_method(method: str, wd: methods.WindowData, search: dict[str, Any], se
     return write_scores(method, wd, result, search, output=output, models_path=models_path)
 
 
-def write_scores(method: str, wd: methods.WindowData, result: methods.MethodScores, search: dict[str, Any], *,
+def write_scores(method: str, wd: methods.WindowData, result: methods.MethodScores, search: SearchSettings, *,
                  output: str | Path, models_path: str | Path | None = None) -> pd.DataFrame:
     """The SR data and test scores with their truth labels; with ``models_path``, the trained
     models too (pickled), to score other events later."""
@@ -222,6 +226,6 @@ def write_scores(method: str, wd: methods.WindowData, result: methods.MethodScor
     write_parquet(table, output)
     if models_path is not None:
         with atomic_path(models_path) as tmp, open(tmp, "wb") as f:
-            pickle.dump({"method": method, "window": wd.window.name, "n_folds": search["n_folds"],
+            pickle.dump({"method": method, "window": wd.window.name, "n_folds": search.n_folds,
                          "models": result.models}, f)
     return table

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bumpfold import settings as typed
 from bumpfold.errors import BumpfoldInputError, one_line
 from bumpfold.io.atomic import atomic_path, write_json
 from bumpfold.seeds import step_seed
@@ -38,6 +37,7 @@ from bumpfold.unfold.omnifold import (
     omnifold_iteration,
     save_state,
 )
+from bumpfold.unfold.settings import UnfoldSettings
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +64,13 @@ class UnfoldingJob:
         return len(self.truth) > 0
 
 
-def prepare_inputs(sim_paths: list[str | Path], data_paths: list[str | Path], *, unfold: dict[str, Any],
+def prepare_inputs(sim_paths: list[str | Path], data_paths: list[str | Path], *, unfold: UnfoldSettings,
                    output: str | Path, data_has_truth: bool = True) -> UnfoldingJob:
     """Read both samples' leading jets, fix the binning, write one ``.npz``. Pseudo-data
     (``data_has_truth``) bring their particle level as the truth; real data only FatJets."""
-    observables, pt_min = list(unfold["observables"]), float(unfold["pt_min"])
+    observables, pt_min = list(unfold.observables), unfold.pt_min
     sim = read_jet_observables(sim_paths, observables=observables, pt_min=pt_min)
-    edges = {name: observable_edges(sim.gen[sim.pass_gen, j], name, unfold["bins"])
+    edges = {name: observable_edges(sim.gen[sim.pass_gen, j], name, unfold.bins)
              for j, name in enumerate(observables)}
     if data_has_truth:
         pseudo = read_jet_observables(data_paths, observables=observables, pt_min=pt_min)
@@ -122,7 +122,7 @@ def member_data(data: DataInputs, member: int, seed: int) -> DataInputs:
 
 
 def iteration_job(inputs: str | Path, previous: str | Path | None, *, member: int, iteration: int,
-                  unfold: dict[str, Any], seed: int, output: str | Path) -> None:
+                  unfold: UnfoldSettings, seed: int, output: str | Path) -> None:
     """OmniFold iteration ``iteration`` of ensemble member ``member`` from the previous state
     (``None``: iteration 1 starts from the prior)."""
     job = load_inputs(inputs)
@@ -130,31 +130,31 @@ def iteration_job(inputs: str | Path, previous: str | Path | None, *, member: in
     if state.iteration != iteration - 1:
         raise BumpfoldInputError(f"{previous}: holds iteration {state.iteration}, expected {iteration - 1}")
     data = member_data(job.data, member, seed)
-    save_state(omnifold_iteration(job.sim, data, state, settings=typed.omnifold(unfold),
+    save_state(omnifold_iteration(job.sim, data, state, settings=unfold.omnifold,
                                   seed=member_seed(seed, member)), output)
 
 
-def ibu_job(inputs: str | Path, *, unfold: dict[str, Any], seed: int, output: str | Path) -> dict[str, Any]:
+def ibu_job(inputs: str | Path, *, unfold: UnfoldSettings, seed: int, output: str | Path) -> dict[str, Any]:
     """IBU per observable of the data and of the members' bootstrap replicas: unfolded counts
     and the histogram of every iteration (JSON)."""
     job = load_inputs(inputs)
-    replicas = [member_data(job.data, m, seed) for m in range(unfold["members"])]
+    replicas = [member_data(job.data, m, seed) for m in range(unfold.members)]
     result = {}
     for name in job.observables:
-        runs = [ibu_observable(job.sim, data, name, bins=job.edges[name], iterations=unfold["iterations"],
-                               reco_bins=unfold["ibu_reco_bins"]) for data in replicas]
+        runs = [ibu_observable(job.sim, data, name, bins=job.edges[name], iterations=unfold.iterations,
+                               reco_bins=unfold.ibu_reco_bins) for data in replicas]
         result[name] = {"edges": runs[0].edges.tolist(), "unfolded": runs[0].unfolded.tolist(),
                         "replicas": [r.unfolded.tolist() for r in runs], "history": runs[0].history.tolist()}
     write_json(result, output)
     return result
 
 
-def generative_job(inputs: str | Path, *, unfold: dict[str, Any], seed: int, output: str | Path) -> None:
+def generative_job(inputs: str | Path, *, unfold: UnfoldSettings, seed: int, output: str | Path) -> None:
     """Generative unfolding: one particle-level sample per data event (``.npz``)."""
     from bumpfold.unfold.generative import generative_unfold
 
     job = load_inputs(inputs)
-    samples, _ = generative_unfold(job.sim, job.data, settings=typed.generative_flow(unfold["generative"]),
+    samples, _ = generative_unfold(job.sim, job.data, settings=unfold.generative,
                                    seed=seed)
     with atomic_path(output) as tmp, open(tmp, "wb") as f:
         np.savez(f, samples=samples, weights=job.data.weights, observables=np.array(job.observables))
