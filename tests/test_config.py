@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize("name", ["config", "test", "benchmark", "benchmark_lhco_statistics", "nanoaod",
-                                  "lhco_rd", "lhco_blackbox"])
+                                  "lhco_rd", "lhco_blackbox", "toys"])
 def test_shipped_configs_validate(name):
     config = load_config(ROOT / "config" / f"{name}.yaml")
     assert config["generation"]["jets"]["radius"] == 1.0

@@ -30,6 +30,7 @@ from bumpfold.bumphunt.thresholds import efficiency_by_bin, fit_quantile_thresho
 from bumpfold.config import validate_config
 from bumpfold.regions import windows_from_config
 from bumpfold.registry import RANGE_DATA
+from bumpfold.runs import Run
 from report import emit  # scripts/bench/report.py
 
 SETTINGS = {  # label -> (threshold, quantile_degree, sculpting_correction)
@@ -85,7 +86,7 @@ def main() -> None:
                         range_scores=base / f"range/{selection}.parquet",
                         thresholds=base / f"selection/{selection}.json",
                         background_cutflow=run / f"results/skim/{background}.cutflow.json",
-                        window=w, selection=selection, injection=injection,
+                        window=w, selection=selection, run=Run(injection),
                         bumphunt=bumphunt, sqrt_s=config["generation"]["sqrt_s"], output=tmp / "rows.json",
                         workspaces=tmp / "ws")
                     if correction and any(str(r.get("sculpting", "")).startswith("not applied") for r in rows):

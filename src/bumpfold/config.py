@@ -121,6 +121,7 @@ def _check_values(config: dict[str, Any]) -> None:
                 f"config key 'search.comparison_windows': {sr} is not one of regions.signal_regions")
     _check_search_sizes(config)
     _check_bumphunt(config)
+    _check_toys(config)
     _check_unfold(config)
 
 
@@ -229,6 +230,29 @@ def _check_bumphunt(config: dict[str, Any]) -> None:
             raise BumpfoldInputError(
                 f"config key 'bumphunt.bin_width': {width:g} GeV bins from {low:g} GeV do not have an edge at "
                 f"{edge:g} GeV (the m_jj range and every window edge must be bin edges)")
+
+
+def _check_toys(config: dict[str, Any]) -> None:
+    """Toys repeat the bump hunt's data-driven methods on slices of a background sample."""
+    toys, search = config["toys"], config["search"]
+    if toys["n_toys"] == 0:
+        if toys["injections"]:
+            raise BumpfoldInputError("config key 'toys.injections': injected toys rerun background-only toys; "
+                                     "set toys.n_toys")
+        return
+    if not (search["enabled"] and config["bumphunt"]["enabled"]):
+        raise BumpfoldInputError("config key 'toys.n_toys': toys repeat the search and the bump hunt; "
+                                 "enable both (search.enabled, bumphunt.enabled)")
+    toys["background"] = toys["background"] or search["background"]
+    if toys["background"] not in config["datasets"]:
+        raise BumpfoldInputError(f"config key 'toys.background': {toys['background']!r} is not a dataset "
+                                 "(the toys' background sample; null takes search.background)")
+    simulated = [m for m in config["bumphunt"]["methods"] if METHODS[m].needs]
+    if simulated:
+        raise BumpfoldInputError(f"config key 'bumphunt.methods': {', '.join(simulated)} need(s) simulation, which a "
+                                 "toy does not have (toys repeat the methods that learn from data alone)")
+    if toys["injections"] and search["signal"] is None:
+        raise BumpfoldInputError("config key 'toys.injections': injected toys need search.signal")
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

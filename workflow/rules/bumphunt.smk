@@ -23,7 +23,7 @@ rule bumphunt_window:
         bumphunt=config["bumphunt"],
         window=lambda wc: WINDOWS[wc.window],
         sqrt_s=config["generation"]["sqrt_s"],
-        luminosity=declared_luminosity(),
+        luminosity=declared_luminosity,
         observed=observed_search_data(),
     threads: 1
     resources:
@@ -64,3 +64,32 @@ rule bumphunt_summary:
         "../../envs/bumpfold.yaml"
     script:
         "../../scripts/bumphunt_summary.py"
+
+
+rule toys_summary:
+    """Whole-chain pseudo-experiments: local Z without signal per window, selection and
+    efficiency; the trials factor; the fitted signal against the injected (linearity)."""
+    input:
+        results=toy_bumphunt_results(),
+    output:
+        summary="results/toys/summary.json",
+        table=report("results/toys/toys.md", caption="../report/toys.rst", category="Toys"),
+        local_z=report("results/toys/local_z.png", caption="../report/toys_local_z.rst", category="Toys"),
+        local_z_pdf="results/toys/local_z.pdf",
+        linearity=report("results/toys/linearity.png", caption="../report/toys_linearity.rst", category="Toys"),
+        linearity_pdf="results/toys/linearity.pdf",
+    log:
+        "logs/toys_summary/summary.log",
+    benchmark:
+        "benchmarks/toys_summary/summary.tsv"
+    params:
+        signal=SEARCH["signal"],
+        sqrt_s=config["generation"]["sqrt_s"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/toys_summary.py"

@@ -4,6 +4,7 @@ from pathlib import Path
 from bumpfold.config import search_methods, validate_config
 from bumpfold.io.filelists import dataset_files as nanoaod_files, expand_pattern, is_remote, unique_files
 from bumpfold.registry import CLASSIFIER_METHODS, INCLUSIVE, METHODS
+from bumpfold.runs import RUN_PATTERN, parse_run, toy_runs
 from bumpfold.seeds import step_seed
 from bumpfold.regions import Window, windows_from_config
 
@@ -17,6 +18,9 @@ SEARCH = config["search"]
 BUMPHUNT = config["bumphunt"]
 BUMPHUNT_ON = SEARCH["enabled"] and BUMPHUNT["enabled"]
 UNFOLD = config["unfold"]
+TOYS = config["toys"]
+# whole-chain pseudo-experiments: runs "0_toy<k>" (and "<n>_toy<k>" with signal) of every step
+TOY_RUNS = toy_runs(TOYS["n_toys"], TOYS["injections"], TOYS["injected_toys"])
 WINDOWS = {w.name: w for w in windows_from_config(config["regions"])}
 # the methods whose k folds run as separate jobs (ANODE trains one flow in the SR instead)
 CLASSIFIER_METHOD_PATTERN = "|".join(CLASSIFIER_METHODS)
@@ -27,7 +31,7 @@ wildcard_constraints:
     dataset="[A-Za-z][A-Za-z0-9_]*",
     chunk=r"\d+",
     part=r"\d+",
-    injection=r"\d+",
+    injection=RUN_PATTERN,  # "200", or a toy: "0_toy7"
     window=r"sr\d+_\d+",
     method="|".join(SEARCH["methods"]),
     selection="|".join(BUMPHUNT["methods"] + [INCLUSIVE]),
@@ -110,9 +114,23 @@ def search_params(step):
 
 
 def search_role_inputs(wildcards):
-    """The skimmed table of each configured role: data (observed), background and signal."""
+    """The skimmed table of each configured role: data (observed), background and signal;
+    for a toy, the toys' background sample (and the signal)."""
+    if parse_run(wildcards.injection).toy is not None:
+        inputs = {"background": f"results/skim/{TOYS['background']}.parquet"}
+        if SEARCH["signal"] is not None:
+            inputs["signal"] = f"results/skim/{SEARCH['signal']}.parquet"
+        return inputs
     return {role: f"results/skim/{SEARCH[role]}.parquet" for role in ("data", "background", "signal")
             if SEARCH[role] is not None}
+
+
+def toy_partition(wildcards):
+    """A toy's share of the background (the same partition seed for every toy, so that the
+    toys' slices are disjoint); None for the configured data."""
+    if parse_run(wildcards.injection).toy is None:
+        return None
+    return {"n_toys": TOYS["n_toys"], "seed": step_seed(config["seed"], "toys", TOYS["background"])}
 
 
 def score_inputs(wildcards):
@@ -148,17 +166,18 @@ def bumphunt_inputs(wildcards):
     cutflow (luminosity), if any."""
     search_dir = f"results/search/inj{wildcards.injection}/{wildcards.window}"
     inputs = {"range_scores": f"{search_dir}/range/{wildcards.selection}.parquet"}
-    if SEARCH["background"] is not None:
+    # a toy has no luminosity (a slice of the background): its signal is counted in events
+    if SEARCH["background"] is not None and parse_run(wildcards.injection).toy is None:
         inputs["background_cutflow"] = f"results/skim/{SEARCH['background']}.cutflow.json"
     if wildcards.selection != INCLUSIVE:
         inputs["thresholds"] = f"{search_dir}/selection/{wildcards.selection}.json"
     return inputs
 
 
-def declared_luminosity():
+def declared_luminosity(wildcards):
     """The data's luminosity as the config declares it [fb^-1]: observed data's own, or the
-    pseudo-data's background sample's (None: derived from the generator, or unknown)."""
-    if not BUMPHUNT_ON:  # the roles are checked only where the bump hunt runs
+    pseudo-data's background sample's (None: derived from the generator, or unknown; a toy)."""
+    if not BUMPHUNT_ON or parse_run(wildcards.injection).toy is not None:
         return None
     role = SEARCH["data"] or SEARCH["background"]
     return DATASETS[role].get("luminosity_fb") if role else None
@@ -186,6 +205,18 @@ def signal_model_masses():
 def bumphunt_results():
     return [f"results/bumphunt/inj{i}/{w}/{s}.json" for i in SEARCH["injections"] for w in WINDOWS
             for s in BUMPHUNT["methods"] + [INCLUSIVE]]
+
+
+def toy_bumphunt_results():
+    return [f"results/bumphunt/inj{run.label}/{w}/{s}.json" for run in TOY_RUNS for w in WINDOWS
+            for s in BUMPHUNT["methods"] + [INCLUSIVE]]
+
+
+def toys_outputs():
+    if not TOY_RUNS:
+        return []
+    return ["results/toys/summary.json", "results/toys/toys.md"] + [
+        f"results/toys/{name}.{ext}" for name in ("local_z", "linearity") for ext in ("png", "pdf")]
 
 
 def bumphunt_outputs():
@@ -260,4 +291,5 @@ def all_outputs():
         + search_outputs()
         + bumphunt_outputs()
         + unfold_outputs()
+        + toys_outputs()
     )

@@ -16,6 +16,7 @@ rule search_datasets:
         "benchmarks/search_datasets/inj{injection}.tsv"
     params:
         search=search_params("datasets"),
+        toys=toy_partition,
         seed=lambda wc: step_seed(config["seed"], "datasets", wc.injection),
     threads: 1
     resources:

@@ -44,6 +44,7 @@ from bumpfold.errors import BumpfoldInputError, required_path
 from bumpfold.io.atomic import write_json
 from bumpfold.regions import Window
 from bumpfold.registry import INCLUSIVE, RANGE_DATA, RANGE_REFERENCE
+from bumpfold.runs import Run
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ def signal_samples(ranged: pd.DataFrame, names: Iterable[str]) -> dict[str, Sign
 
 
 def run_window(*, range_scores: str | Path, thresholds: str | Path | None, background_cutflow: str | Path | None,
-               window: Window, selection: str, injection: int, bumphunt: BumpHuntSettings, sqrt_s: float,
+               window: Window, selection: str, run: Run, bumphunt: BumpHuntSettings, sqrt_s: float,
                output: str | Path,
                workspaces: str | Path, declared_luminosity_fb: float | None = None,
                ) -> tuple[list[dict], dict[str, dict], Binning]:
@@ -236,7 +237,7 @@ def run_window(*, range_scores: str | Path, thresholds: str | Path | None, backg
                                 quantile_degree=None if selection == INCLUSIVE or bumphunt.threshold == "fixed"
                                 else bumphunt.quantile_degree)
     for row in rows:
-        row.update(injection=injection, luminosity_fb=lumi)
+        row.update(injection=run.n_injected, toy=run.toy, luminosity_fb=lumi)
         if note is not None:
             row["sculpting"] = note
     write_workspaces(specs, workspaces)

@@ -22,8 +22,9 @@ from bumpfold.io.atomic import atomic_path, write_json, write_parquet
 from bumpfold.ml.classifier import kfold_scores
 from bumpfold.regions import Window, assign_folds
 from bumpfold.registry import CLASSIFIER_METHODS, METHODS
+from bumpfold.runs import Run
 from bumpfold.search import methods
-from bumpfold.search.datasets import build_datasets
+from bumpfold.search.datasets import build_datasets, build_toy_datasets
 from bumpfold.search.metrics import performance
 from bumpfold.search.sampling import sample_sr
 from bumpfold.search.settings import SearchSettings, given
@@ -34,6 +35,18 @@ if TYPE_CHECKING:  # torch is imported only by the steps that train or sample fl
 log = logging.getLogger(__name__)
 
 
+def _read_features(path: str | Path | None, columns: list[str]) -> pd.DataFrame | None:
+    """A skimmed table with the search's columns, all finite (None: no such role)."""
+    if path is None:
+        return None
+    table = pd.read_parquet(path)
+    missing = [f for f in columns if f not in table.columns]
+    if missing:
+        raise BumpfoldInputError(f"{path}: no column(s) {', '.join(missing)} (search.features)")
+    check_finite(table, str(path), columns)
+    return table
+
+
 def make_datasets(background: str | Path | None, signal: str | Path | None, *, n_injected: int,
                   search: SearchSettings, seed: int, output: str | Path,
                   observed: str | Path | None = None) -> pd.DataFrame:
@@ -41,20 +54,27 @@ def make_datasets(background: str | Path | None, signal: str | Path | None, *, n
     tables: pseudo-data from ``background`` and ``signal``, or ``observed`` data beside
     optional background and signal simulation."""
     columns = [*search.features, "mjj"]
+    table = build_datasets(_read_features(background, columns), _read_features(signal, columns),
+                           n_injected=n_injected, split=given(search.split, "split"),
+                           seed=seed, observed=_read_features(observed, columns))
+    write_parquet(table, output)
+    return table
 
-    def read(path: str | Path | None) -> pd.DataFrame | None:
-        if path is None:
-            return None
-        table = pd.read_parquet(path)
-        missing = [f for f in columns if f not in table.columns]
-        if missing:
-            raise BumpfoldInputError(f"{path}: no column(s) {', '.join(missing)} (search.features)")
-        check_finite(table, str(path), columns)
-        return table
 
-    table = build_datasets(read(background), read(signal), n_injected=n_injected,
-                           split=given(search.split, "split"),
-                           seed=seed, observed=read(observed))
+def make_toy_datasets(background: str | Path, signal: str | Path | None, *, run: Run, n_toys: int,
+                      search: SearchSettings, partition_seed: int, seed: int, output: str | Path) -> pd.DataFrame:
+    """A pseudo-experiment's data sets (:func:`bumpfold.search.datasets.build_toy_datasets`)."""
+    if run.toy is None:
+        raise BumpfoldInputError(f"run {run.label} is not a toy")
+    columns = [*search.features, "mjj"]
+    bkg = _read_features(background, columns)
+    assert bkg is not None
+    table = build_toy_datasets(bkg, _read_features(signal, columns), toy=run.toy, n_toys=n_toys,
+                               n_injected=run.n_injected,
+                               signal_test_fraction=given(search.split, "split").signal_test_fraction,
+                               partition_seed=partition_seed, seed=seed)
+    log.info("toy %d of %d: %d background events, %d signal injected", run.toy, n_toys,
+             int(((table.role == "data") & (table.is_signal == 0)).sum()), run.n_injected)
     write_parquet(table, output)
     return table
 
