@@ -10,5 +10,7 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     rows = summarize(list(snakemake.input.results), p.masses, output=o.summary, table=o.table)  # noqa: F821
     label = {"sqrt_s": p.sqrt_s, "luminosity_fb": data_luminosity(rows), "observed": p.observed}
     plot_significance_by_window(rows, o.significance, **label)
-    plot_limits([r for r in rows if r["headline"] and r["status"] == "ok"], o.limits, **label)
+    # limits in fb need the selection's efficiency: not for rows with the unselected signal shape
+    plot_limits([r for r in rows if r["headline"] and r["status"] == "ok" and r["template"] == "selected"],
+                o.limits, **label)
     stamp(list(o), provenance(snakemake.config, where=snakemake.scriptdir))  # noqa: F821

@@ -145,7 +145,7 @@ def test_hunt_flags_failures_instead_of_numbers():
                           min_signal_mc=20, label="toy")
     status = {(r["efficiency"], r["signal_model"]): r["status"] for r in rows}
     assert status[("0.5", "on_peak")] == "ok"
-    assert "signal MC events of far pass in the window" in status[("0.5", "far")]
+    assert "signal MC events of far in the window, selected or not" in status[("0.5", "far")]
     assert "no selected events outside the signal window" in status[("1e-9", "on_peak")]
     ok = next(r for r in rows if r["status"] == "ok")
     assert ok["limit_obs_fb"] > 0 and "local_significance" in ok
@@ -415,3 +415,58 @@ def test_quantile_thresholds_find_the_signal_without_sculpting_the_background():
     z_background = next(r for r in background if r["efficiency"] == "0.1")["local_significance"]
     z_signal = next(r for r in with_signal if r["efficiency"] == "0.1")["local_significance"]
     assert abs(z_background) < 2.5 and z_signal > 4, (z_background, z_signal)
+
+
+def test_pulls_of_the_fit_nuisances_are_reported():
+    """Window data 10 % above the fit everywhere, with a fit eigenvector that allows +-10 %:
+    the fit pulls that nuisance to about +1 (its N(0, 1) prior holds it slightly below), the
+    signal (one bin) takes little; data equal to the fit pull nothing."""
+    background = np.full(5, 1000.0)
+    signal = np.array([0.0, 0.0, 1.0, 0.0, 0.0])
+    variations = [(background * 1.1, background * 0.9)]
+    for data, expected in ((background * 1.1, 0.97), (background, 0.0)):
+        c = WindowCounts(name="pull test", data=data, background=background, variations=variations, signal=signal)
+        _, result = infer(c)
+        assert set(result.pulls) == {"bkg_fit_eig0"}
+        assert result.pulls["bkg_fit_eig0"] == pytest.approx(expected, abs=0.05)
+        assert result.as_dict(None)["pulls"] == result.pulls
+
+
+def test_a_spurious_signal_term_widens_the_signal_uncertainty():
+    """100 excess events in the signal's bin over 1000 background: Z ~ 100/sqrt(1000) = 3.2;
+    with a spurious-signal term of 100 events the excess is as likely the fit's bias:
+    Z ~ 100/sqrt(1000 + 100^2) = 0.95. In the free fit the signal takes the excess and the
+    nuisance stays at its prior (pull ~0); only the background-only fit uses it."""
+    background = np.full(5, 1000.0)
+    signal = np.array([0.0, 0.0, 1.0, 0.0, 0.0])
+    data = background + 100 * signal
+    zs, pulls = {}, {}
+    for s_spur in (0.0, 100.0):
+        c = WindowCounts(name="spurious", data=data, background=background, variations=[], signal=signal,
+                         spurious_signal=s_spur)
+        spec, result = infer(c)
+        zs[s_spur], pulls[s_spur] = result.local_significance, result.pulls
+        assert ("spurious_signal" in pyhf.Workspace(spec).model().config.parameters) == (s_spur > 0)
+    assert zs[0.0] == pytest.approx(100 / np.sqrt(1000), rel=0.1)
+    assert zs[100.0] == pytest.approx(100 / np.sqrt(1000 + 100**2), rel=0.15)
+    assert abs(pulls[100.0]["spurious_signal"]) < 0.1
+
+
+def test_a_signal_the_selection_drops_is_tested_with_its_unselected_shape():
+    """A classifier that keeps 1 % of the signal: too few selected MC events for the
+    selection's efficiency, so the significance uses the signal's m_jj shape unselected, in
+    events (no fb); data with an injected bump of that shape still show it."""
+    rng = np.random.default_rng(11)
+    mjj = np.concatenate([rng.uniform(lo, hi, n) for lo, hi, n in zip(EDGES[:-1], EDGES[1:], _toy(rng).astype(int))])
+    bump = rng.normal(3450, 100, 400)
+    data = pd.DataFrame({"mjj": np.r_[mjj, bump], "is_signal": np.r_[np.zeros(len(mjj)), np.ones(400)].astype(int),
+                         "score": np.ones(len(mjj) + 400)})
+    sample = SignalSample("on_peak", pd.DataFrame({"mjj": rng.normal(3450, 100, 1000)}), 4000.0)
+    scores = np.where(rng.random(1000) < 0.01, 1.0, 0.0)  # the selection (cut 0.5) keeps ~10 of them
+    rows, _, _ = hunt(data, {"0.5": 0.5}, {"on_peak": (sample, scores)}, window=WINDOW, binning=BINNING,
+                      lumi_fb=10.0, fit=FitSettings(2, 3, 0.05), sqrt_s=SQRT_S, cl=0.95, min_signal_mc=20,
+                      label="toy")
+    (row,) = rows
+    assert row["status"] == "ok" and row["template"] == "unselected shape" and row["signal_mc_window"] < 20
+    assert row["limit_obs_fb"] is None and row["signal_events_per_fb"] is None and row["limit_obs_events"] > 0
+    assert row["local_significance"] > 3 and row["mu_hat_events"] == pytest.approx(row["n_signal_true_window"], rel=0.4)

@@ -152,3 +152,29 @@ def test_toy_config_checks():
         validate_config({**_toys_config(n_toys=3), "bumphunt": {"enabled": False}})
     with pytest.raises(BumpfoldInputError, match="'toys.injections.0'"):
         validate_config(_toys_config(n_toys=3, injections=[0]))  # schema: injections >= 1
+
+
+def _limits_row(selection: str, eff: str, z: float, window: str = "sr3300_3700", headline: bool = True) -> dict:
+    return {"injection": 0, "signal_model": "wprime", "window": window, "selection": selection, "efficiency": eff,
+            "status": "ok", "local_significance": z, "headline": headline, "resonance_mass": 3500.0,
+            "n_selected_window": 100, "mu_hat_fb": 1.0, "limit_obs_fb": 2.0, "limit_exp_fb": [1, 1.5, 2, 3, 4],
+            "limit_obs_events": 20.0, "luminosity_fb": 10.0}
+
+
+def test_every_local_z_gets_its_global_one():
+    from bumpfold.bumphunt.summary import limits_table
+    from bumpfold.bumphunt.toys import Trials
+    from bumpfold.headline import bumphunt_section
+
+    rows = [_limits_row("cathode", "0.1", 4.0), _limits_row("cathode", "0.01", 0.5),
+            _limits_row("inclusive", "1", 0.5, window="sr3700_4100", headline=False)]
+    bound = stats.norm.isf(3 * stats.norm.sf(4.0))  # Bonferroni over the 3 tests
+    table = limits_table(rows)
+    assert f"| 4.00 | {bound:.2f} |" in table and "Bonferroni" in table and "3 (0 injected)" in table
+    assert "| 0.50 | 0.00 |" in table  # a global p-value above 0.5 shows as 0
+    toys = {"trials": Trials(n_eff=2.0, n_eff_uncertainty=0.4, method="toys").as_dict(), "n_toys": 30,
+            "n_tests": 3, "targets": {"mean_abs": 0.3, "std_minus_1_abs": 0.3}, "local_z": [], "linearity": []}
+    section = "\n".join(bumphunt_section({"rows": rows}, toys))
+    from_toys = stats.norm.isf(1 - (1 - stats.norm.sf(4.0)) ** 2)
+    assert f"| 4.00 | {from_toys:.2f} |" in section and "N_eff = 2.0 +- 0.4" in section
+    assert f"| 0 | cathode | 4.00 | {from_toys:.2f} |" in section

@@ -48,8 +48,8 @@ def _headline(windows, masses: dict[str, float]) -> dict[str, str]:
 
 def _cell(row: dict) -> str:
     status = row["status"]
-    if status == "ok":
-        return f"{row['local_significance']:+.2f}"
+    if status == "ok":  # (u): the template is the signal's unselected m_jj shape (too few selected)
+        return f"{row['local_significance']:+.2f}" + (" (u)" if row.get("template") == "unselected shape" else "")
     for marker, reason in (("signal MC events", "template"), ("quantile", "quantile fit"),
                            ("background-simulation", "too little simulation"),
                            ("background simulation", "too little simulation")):
@@ -121,8 +121,9 @@ def main() -> None:
              f"({platform.machine()}, Python {platform.python_version()}), on the score tables "
              "(`results/search/inj*/*/range/*.parquet`) of a `make run` of the default config",
              "- local Z of each window's headline signal model (the one whose mass the window contains); "
-             "'failed (template)': fewer than `bumphunt.min_signal_mc` signal MC events pass the selection in the "
-             "window (a classifier trained without that signal does not select it: limits need injection, issue 17)",
+             "(u): fewer than `bumphunt.min_signal_mc` signal MC events pass the selection in the window (a "
+             "classifier trained without that signal does not select it), so the template is the signal's "
+             "unselected m_jj shape; 'failed (template)': too few signal MC events in the window even unselected",
              "", "| injection | window | selection | efficiency | " + " | ".join(labels) + " |",
              "|---|---|---|---|" + "---|" * len(labels)]
     tight = []  # efficiencies below 1 %: one line, not rows

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from bumpfold.bumphunt.toys import Trials
 from bumpfold.io.atomic import atomic_path
 from bumpfold.provenance import markdown_footer
 
@@ -54,21 +55,39 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def bumphunt_section(summary: dict[str, Any]) -> list[str]:
+def bumphunt_section(summary: dict[str, Any], toys: dict[str, Any] | None = None) -> list[str]:
     """The limits table of the bump hunt (each signal model in its own window), one level down,
-    and the largest local significance of each selection."""
-    from bumpfold.bumphunt.summary import limits_table
+    and the largest local significance of each selection, each with its global significance
+    (the toys' trials factor where toys ran, else the Bonferroni bound)."""
+    from bumpfold.bumphunt.summary import limits_table, trials_per_injection
 
-    lines = ["#" + limits_table(summary["rows"]).rstrip("\n"), "",
-             "| injected | selection | largest Z local, all windows and efficiencies |",
-             "|---:|---|---:|"]
+    trials_from_toys = _toys_trials(toys)
+    trials = trials_per_injection(summary["rows"], trials_from_toys)
+    lines = ["#" + limits_table(summary["rows"], trials_from_toys).rstrip("\n"), "",
+             "| injected | selection | largest Z local, all windows and efficiencies | Z global |",
+             "|---:|---|---:|---:|"]
     largest: dict[tuple[int, str], float] = {}
     for r in summary["rows"]:
         if r["status"] == "ok":
             key = (r["injection"], r["selection"])
             largest[key] = max(largest.get(key, -np.inf), r["local_significance"])
-    lines += [f"| {injection} | {selection} | {z:.2f} |" for (injection, selection), z in sorted(largest.items())]
+    lines += [f"| {injection} | {selection} | {z:.2f} | {trials[injection].global_z(z):.2f} |"
+              for (injection, selection), z in sorted(largest.items())]
     return lines
+
+
+def _toys_trials(toys: dict[str, Any] | None) -> Trials | None:
+    if toys is None or toys.get("trials") is None:
+        return None
+    t = toys["trials"]
+    return Trials(n_eff=t["n_eff"], n_eff_uncertainty=t["n_eff_uncertainty"], method=t["method"])
+
+
+def toys_section(toys: dict[str, Any]) -> list[str]:
+    """The toys' calibration table, one level down."""
+    from bumpfold.bumphunt.toys import toys_table
+
+    return ["#" + toys_table(toys).rstrip("\n").replace("\n## ", "\n### ")]
 
 
 def unfold_section(summary: dict[str, Any]) -> list[str]:
@@ -91,14 +110,21 @@ def unfold_section(summary: dict[str, Any]) -> list[str]:
 
 
 def write_summary(*, output: str | Path, record: dict[str, Any], search: str | Path | None = None,
-                  bumphunt: str | Path | None = None, unfold: str | Path | None = None) -> str:
+                  bumphunt: str | Path | None = None, unfold: str | Path | None = None,
+                  toys: str | Path | None = None) -> str:
     """The page, from whichever stages ran (``None``: the stage is switched off)."""
     parts = [["# bumpfold: headline results", "",
               f"Seed {record['seed']}, workflow at git {record['git_commit']}. Details: results/*/summary.json "
               "and `snakemake --report results/report.html`."]]
-    for loader, section in ((search, search_section), (bumphunt, bumphunt_section), (unfold, unfold_section)):
-        if loader:
-            parts.append(section(_load(loader)))
+    toys_summary = _load(toys) if toys else None
+    if search:
+        parts.append(search_section(_load(search)))
+    if bumphunt:
+        parts.append(bumphunt_section(_load(bumphunt), toys_summary))
+    if toys_summary:
+        parts.append(toys_section(toys_summary))
+    if unfold:
+        parts.append(unfold_section(_load(unfold)))
     text = "\n\n".join("\n".join(p) for p in parts) + "\n" + markdown_footer(record)
     with atomic_path(output) as tmp:
         Path(tmp).write_text(text)

@@ -279,7 +279,7 @@ def unfold_outputs():
 
 def summary_page_inputs(wildcards):
     """The summary JSON of each stage that runs."""
-    stages = {"search": SEARCH["enabled"], "bumphunt": BUMPHUNT_ON, "unfold": UNFOLD["enabled"]}
+    stages = {"search": SEARCH["enabled"], "bumphunt": BUMPHUNT_ON, "unfold": UNFOLD["enabled"], "toys": bool(TOY_RUNS)}
     return {stage: f"results/{stage}/summary.json" for stage, on in stages.items() if on}
 
 

@@ -7,7 +7,9 @@ Channel: the m_jj bins of the signal window. Samples:
   the fit time);
 * ``background``: the dijet fit to the bins outside the window, with one ``histosys`` per
   eigenvector of the fit covariance (constrained to N(0, 1): the sideband data enter
-  once, through the fit, and not again through the likelihood). With the sculpting
+  once, through the fit, and not again through the likelihood), and with
+  ``bumphunt.spurious_signal`` a ``histosys`` adding +-S_spur events shaped like the signal
+  (the fit function's bias, measured on a high-statistics spectrum). With the sculpting
   correction (bumpfold.bumphunt.sculpting) the fit is multiplied by the measured ratio,
   and a ``normsys`` carries the ratio's uncertainty.
 Data: the selected counts in the window. Local significance from q0 (asymptotic), with
@@ -18,7 +20,7 @@ qtilde (asymptotic, or toys on request) on a grid of mu sized from the fit's unc
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,6 +40,9 @@ class WindowCounts:
     signal: NDArray[np.float64]  # expected events for sigma x B = 1 fb
     # relative uncertainty of the background normalisation beyond the fit's (sculpting correction)
     background_norm_uncertainty: float | None = None
+    # the fit function's bias in the window [events]: a signal-shaped background term, N(0, 1)
+    # constrained (bumphunt.spurious_signal)
+    spurious_signal: float = 0.0
 
 
 def workspace_spec(c: WindowCounts) -> dict:
@@ -51,6 +56,11 @@ def workspace_spec(c: WindowCounts) -> dict:
     bkg_modifiers = [{"name": f"bkg_fit_eig{i}", "type": "histosys",
                       "data": {"hi_data": up.tolist(), "lo_data": np.maximum(down, 1e-6).tolist()}}
                      for i, (up, down) in enumerate(c.variations)]
+    if c.spurious_signal > 0:  # +-S_spur events distributed like the signal
+        shape = c.spurious_signal * c.signal / c.signal.sum()
+        bkg_modifiers.append({"name": "spurious_signal", "type": "histosys",
+                              "data": {"hi_data": (c.background + shape).tolist(),
+                                       "lo_data": np.maximum(c.background - shape, 1e-6).tolist()}})
     if c.background_norm_uncertainty is not None:  # log-normal of width u: the factor stays positive
         u = c.background_norm_uncertainty
         bkg_modifiers.append({"name": "sculpting_correction", "type": "normsys",
@@ -78,6 +88,7 @@ class Inference:
     p_value: float  # one-sided local p-value of the background-only hypothesis
     limit_obs: float  # 95% CL upper limit on sigma x B [fb]
     limit_exp: list[float]  # expected limit at -2, -1, 0, +1, +2 sigma [fb]
+    pulls: dict[str, float] = field(default_factory=dict)  # nuisance parameter -> best fit (N(0, 1) prior)
 
     def as_dict(self, signal_events_per_fb: float | None) -> dict:
         """Also in signal events in the window (the template's total for 1 fb). Without a
@@ -89,7 +100,7 @@ class Inference:
                 "local_significance": self.local_significance, "p_value": self.p_value,
                 "limit_obs_fb": self.limit_obs if in_fb else None, "limit_exp_fb": self.limit_exp if in_fb else None,
                 "limit_obs_events": self.limit_obs * to_events,
-                "limit_exp_events": [v * to_events for v in self.limit_exp]}
+                "limit_exp_events": [v * to_events for v in self.limit_exp], "pulls": self.pulls}
 
 
 def _mu_bounds(c: WindowCounts) -> tuple[float, float]:
@@ -101,6 +112,14 @@ def _mu_bounds(c: WindowCounts) -> tuple[float, float]:
 
 def signed_significance(spec: dict, c: WindowCounts) -> tuple[float, float]:
     """(mu_hat, Z) with Z = sign(mu_hat) sqrt(q0), q0 = -2 ln L(0)/L(mu_hat)."""
+    mu_hat, z, _ = _significance_and_pulls(spec, c)
+    return mu_hat, z
+
+
+def _significance_and_pulls(spec: dict, c: WindowCounts) -> tuple[float, float, dict[str, float]]:
+    """mu_hat, the signed Z, and the best-fit value of each constrained nuisance parameter
+    (its pull: each is constrained to N(0, 1), so a pull beyond +-1 is a tension between the
+    window's data and the sideband fit)."""
     import pyhf
 
     ws = pyhf.Workspace(spec)
@@ -111,7 +130,9 @@ def signed_significance(spec: dict, c: WindowCounts) -> tuple[float, float]:
     _, twice_nll_zero = pyhf.infer.mle.fixed_poi_fit(0.0, data, model, par_bounds=bounds, return_fitted_val=True)
     mu_hat = float(free[model.config.poi_index])
     q0 = max(float(twice_nll_zero - twice_nll_free), 0.0)
-    return mu_hat, float(np.sign(mu_hat) * np.sqrt(q0))
+    pulls = {name: float(free[model.config.par_slice(name)][0]) for name in model.config.par_order
+             if name != model.config.poi_name}
+    return mu_hat, float(np.sign(mu_hat) * np.sqrt(q0)), pulls
 
 
 def _mu_hat(data, model, bounds) -> float:
@@ -162,7 +183,7 @@ def infer(c: WindowCounts, *, cl: float = 0.95) -> tuple[dict, Inference]:
 
     pyhf.set_backend("numpy", "scipy")
     spec = workspace_spec(c)
-    mu_hat, z = signed_significance(spec, c)
+    mu_hat, z, pulls = _significance_and_pulls(spec, c)
     obs, exp = upper_limits(spec, c, cl=cl)
     return spec, Inference(mu_hat=mu_hat, local_significance=z, p_value=float(stats.norm.sf(z)),
-                           limit_obs=obs, limit_exp=exp)
+                           limit_obs=obs, limit_exp=exp, pulls=pulls)

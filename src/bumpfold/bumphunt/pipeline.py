@@ -16,7 +16,11 @@ selection's thresholds; needs no classifier (numpy, scipy, pyhf only).
    sample); see bumpfold.bumphunt.sculpting.
 3. For each signal model: the template of its events passing the same cut, normalised to
    sigma x B = 1 fb in the data's luminosity (or to one event without one); pyhf gives
-   mu_hat, the local significance and the CLs limits (bumpfold.bumphunt.model).
+   mu_hat, the local significance and the CLs limits (bumpfold.bumphunt.model). Where fewer
+   than ``bumphunt.min_signal_mc`` signal MC events pass in the window (a classifier trained
+   without that signal need not select it), the selection's efficiency for it is unknown:
+   the template is the model's unselected m_jj shape (``template: unselected shape``), and
+   mu_hat and the limits are in events in the window only.
 A failed fit or an empty template is reported in the result with its reason, never as a
 number.
 """
@@ -81,27 +85,32 @@ def data_luminosity_fb(*, declared_fb: float | None, background_cutflow: str | P
 
 
 def _window_counts(name: str, counts: NDArray, fit: DijetFit, edges: NDArray, window: NDArray[np.bool_],
-                   signal: NDArray, correction: NDArray, sculpting: Sculpting | None) -> WindowCounts:
+                   signal: NDArray, correction: NDArray, sculpting: Sculpting | None,
+                   spurious_fraction: float = 0.0) -> WindowCounts:
     """The pyhf model's inputs: the fit (and its variations) times the per-bin correction,
-    and, with a sculpting correction, the ratio's uncertainty."""
+    with a sculpting correction the ratio's uncertainty, and the spurious signal: the
+    configured fraction of the window's background, in events."""
     ratio = correction[window]
-    return WindowCounts(name=name, data=counts[window], background=fit.predict(edges)[window] * ratio,
+    background = fit.predict(edges)[window] * ratio
+    return WindowCounts(name=name, data=counts[window], background=background,
                         variations=[(u[window] * ratio, d[window] * ratio) for u, d in fit.eigen_variations(edges)],
                         signal=signal[window],
-                        background_norm_uncertainty=None if sculpting is None else sculpting.relative_uncertainty)
+                        background_norm_uncertainty=None if sculpting is None else sculpting.relative_uncertainty,
+                        spurious_signal=spurious_fraction * float(background.sum()))
 
 
 def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[SignalSample, NDArray[np.float64]]],
          *, window: Window, binning: Binning, lumi_fb: float | None, fit: FitSettings, sqrt_s: float, cl: float,
          min_signal_mc: int, label: str, reference: pd.DataFrame | None = None, quantile_degree: int | None = None,
-         ) -> tuple[list[dict], dict[str, dict], dict]:
+         spurious_fraction: float = 0.0) -> tuple[list[dict], dict[str, dict], dict]:
     """Every (efficiency, signal model) of one window and selection: result rows, pyhf
     workspaces by name, and the spectra for the plot. ``cuts``: efficiency -> the fixed
     score cut; with ``quantile_degree`` the threshold is instead fitted to keep that
     efficiency of the data outside the window at every m_jj (bumpfold.bumphunt.thresholds).
     ``reference`` (mjj, score of background simulation): correct each selection's
-    background for sculpting. Without a luminosity (``lumi_fb`` None) the limits are in
-    signal events only."""
+    background for sculpting. ``spurious_fraction``: the fit function's bias in the window as
+    a fraction of its background, a signal-shaped nuisance in the model. Without a
+    luminosity (``lumi_fb`` None) the limits are in signal events only."""
     edges = binning.edges
     in_window = binning.window_mask(window.low, window.high, f"window {window.name}")
     rows: list[dict[str, Any]] = []
@@ -148,25 +157,31 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
                      summary["ratio_window"], summary["ratio_window_uncertainty"])
         spectra[eff] = {"counts": counts, "fit": bkg_fit, "correction": correction, "signals": {}}
         for model, (sample, scores) in signals.items():
-            keep = scores >= threshold(sample.table.mjj.to_numpy())
-            mc = binning.histogram(sample.table.mjj.to_numpy()[keep])
-            if lumi_fb is None:  # the template holds one signal event in the window: mu in events
-                per_unit, events_per_fb = mc / max(float(mc[in_window].sum()), 1.0), None
+            signal_mjj = sample.table.mjj.to_numpy()
+            keep = scores >= threshold(signal_mjj)
+            mc = binning.histogram(signal_mjj[keep])
+            row = {**base, "signal_model": model, "fit": bkg_fit.summary(),
+                   "signal_efficiency": float(keep.mean()), "signal_mc_window": int(mc[in_window].sum())}
+            template = "selected"
+            if mc[in_window].sum() < min_signal_mc:
+                # too few selected events to know the selection's efficiency for this signal (a
+                # classifier trained without it need not select it): the significance, mu_hat
+                # and limits in events still have the resonance's m_jj shape, unselected
+                mc, template = binning.histogram(signal_mjj), "unselected shape"
+                if mc[in_window].sum() < min_signal_mc:
+                    rows.append({**row, "status": f"failed: {int(mc[in_window].sum())} signal MC events of {model} "
+                                 f"in the window, selected or not (< bumphunt.min_signal_mc = {min_signal_mc}): "
+                                 "no template"})
+                    continue
+            if lumi_fb is None or template != "selected":  # one signal event in the window: mu in events
+                per_unit, events_per_fb = mc / float(mc[in_window].sum()), None
             else:  # events for sigma x B = 1 fb
                 per_unit = mc * lumi_fb / sample.n_generated
                 events_per_fb = float(per_unit[in_window].sum())
-            row = {**base, "signal_model": model, "fit": bkg_fit.summary(),
-                   "signal_efficiency": float(keep.mean()), "signal_mc_window": int(mc[in_window].sum()),
-                   "signal_events_per_fb": events_per_fb}
-            if mc[in_window].sum() < min_signal_mc:
-                rows.append({**row, "status": f"failed: {int(mc[in_window].sum())} signal MC events of {model} "
-                             f"pass in the window (< bumphunt.min_signal_mc = {min_signal_mc}): the selection "
-                             "keeps too little of this signal to make a template (classifiers trained on data "
-                             "without this signal do not select it)"})
-                continue
+            row.update(signal_events_per_fb=events_per_fb, template=template)
             try:
                 spec, result = infer(_window_counts(f"{name}, {model}", counts, bkg_fit, edges, in_window, per_unit,
-                                                    correction, sculpting), cl=cl)
+                                                    correction, sculpting, spurious_fraction), cl=cl)
             except BumpfoldInputError as exc:  # e.g. a fit that predicts no background in the window
                 log.warning("%s", exc)
                 rows.append({**row, "status": f"failed: {exc}"})
@@ -235,7 +250,7 @@ def run_window(*, range_scores: str | Path, thresholds: str | Path | None, backg
                                 fit=bumphunt.fit, sqrt_s=sqrt_s, cl=bumphunt.cl, min_signal_mc=bumphunt.min_signal_mc,
                                 label=selection, reference=reference,
                                 quantile_degree=None if selection == INCLUSIVE or bumphunt.threshold == "fixed"
-                                else bumphunt.quantile_degree)
+                                else bumphunt.quantile_degree, spurious_fraction=bumphunt.spurious_signal)
     for row in rows:
         row.update(injection=run.n_injected, toy=run.toy, luminosity_fb=lumi)
         if note is not None:

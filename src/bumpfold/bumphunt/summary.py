@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bumpfold.bumphunt.toys import Trials, bonferroni
 from bumpfold.io.atomic import atomic_path, write_json
 
 
@@ -62,25 +63,52 @@ def _luminosity_line(rows: list[dict]) -> str:
     return f"Data luminosity: {', '.join(f'{v:.3g}' for v in known)} fb^-1."
 
 
-def limits_table(rows: list[dict]) -> str:
-    """Markdown: per injection, signal model and selection, in the model's own window."""
+def trials_per_injection(rows: list[dict], toys: Trials | None = None) -> dict[int, Trials]:
+    """The look-elsewhere correction of each injection's run: the toys' N_eff where toys of
+    this configuration ran, else the Bonferroni bound over the run's tests (every window,
+    selection, efficiency and signal model with a significance)."""
+    tests: dict[int, int] = {}
+    for r in rows:
+        if r["status"] == "ok":
+            tests[r["injection"]] = tests.get(r["injection"], 0) + 1
+    return {injection: toys or bonferroni(n) for injection, n in tests.items()}
+
+
+def _trials_line(trials: dict[int, Trials]) -> str:
+    kinds = {t.method for t in trials.values()}
+    if kinds == {"toys"}:
+        t = next(iter(trials.values()))
+        return (f"Z global: the local p-value corrected by the trials factor N_eff = {t.n_eff:.1f} "
+                f"+- {t.n_eff_uncertainty:.1f} measured with whole-chain toys (results/toys/toys.md).")
+    counts = ", ".join(f"{t.n_eff:.0f} ({injection} injected)" for injection, t in sorted(trials.items()))
+    return ("Z global: a lower bound, from the Bonferroni bound p_global <= N p_local over the run's N tests "
+            f"(windows x selections x efficiencies x signal models: {counts}); whole-chain toys (toys.n_toys) "
+            "measure the trials factor instead.")
+
+
+def limits_table(rows: list[dict], toys: Trials | None = None) -> str:
+    """Markdown: per injection, signal model and selection, in the model's own window, with
+    the global significance beside the local one (``toys``: a trials factor from toys)."""
+    trials = trials_per_injection(rows, toys)
     lines = ["# Bump hunt: 95% CL limits on sigma x B and local significances", "",
              "Each signal model in the window that contains its mass. Limits in fb (and in signal events in the",
              "window); expected limits as median [-1 sigma, +1 sigma].", "", _luminosity_line(rows),
              "sigma x B is that of the generated signal model: for bumpfold's W', the resonance line shape "
-             "truncated at +-25 % of its pole mass.", "",
-             "| injected | signal model | window | selection | efficiency | selected (window) | Z local | mu_hat [fb] "
-             "| observed [fb] | expected [fb] | observed [events] |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "truncated at +-25 % of its pole mass.", "", _trials_line(trials), "",
+             "| injected | signal model | window | selection | efficiency | selected (window) | Z local | Z global "
+             "| mu_hat [fb] | observed [fb] | expected [fb] | observed [events] |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted((r for r in rows if r["headline"]),
                     key=lambda r: (r["injection"], r["resonance_mass"], r["selection"], -float(r["efficiency"]))):
         head = (f"| {r['injection']} | {r['signal_model']} | {r['window']} | {r['selection']} | {r['efficiency']} "
                 f"| {'n/a' if r.get('n_selected_window') is None else r['n_selected_window']} |")
         if r["status"] != "ok":
-            lines.append(f"{head} {r['status']} | | | | |")
+            lines.append(f"{head} {r['status']} | | | | | |")
             continue
         e = r["limit_exp_fb"] or [None] * 5
-        lines.append(f"{head} {r['local_significance']:.2f} | {_fmt(r['mu_hat_fb'])} | {_fmt(r['limit_obs_fb'])} "
+        z_global = trials[r["injection"]].global_z(r["local_significance"])
+        lines.append(f"{head} {r['local_significance']:.2f} | {z_global:.2f} | {_fmt(r['mu_hat_fb'])} "
+                     f"| {_fmt(r['limit_obs_fb'])} "
                      f"| {_fmt(e[2])} [{_fmt(e[1])}, {_fmt(e[3])}] | {_fmt(r['limit_obs_events'])} |")
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
