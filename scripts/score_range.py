@@ -10,5 +10,5 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
                         signal_models={m: (i[f"signal_{m}"], i[f"cutflow_{m}"]) for m in p.signal_models},
                         injected_model=p.injected_model, window=p.window, selection=w.selection,
                         features=list(p.features), seed=p.seed,
-                        score_reference=p.score_reference)
+                        score_reference=p.score_reference, alternative=i.get("alternative"))
     write_parquet(table, o[0])

@@ -217,3 +217,19 @@ def test_config_readme_is_generated_from_the_schema():
     printed = subprocess.run([sys.executable, str(root / "scripts" / "config_keys.py")], capture_output=True,
                              text=True, check=True).stdout
     assert printed == (root / "config" / "README.md").read_text()
+
+
+def test_the_sculpting_systematic_needs_the_correction_and_a_second_simulation():
+    base = {"generation": {"processes": {"qcd": {"kind": "qcd"}, "qcd_alt": {"kind": "qcd"},
+                                         "wprime_3500_500_100": {"kind": "resonance"}}},
+            "datasets": {"qcd": {"process": "qcd"}, "qcd_alt": {"process": "qcd_alt"},
+                         "wprime_3500_500_100": {"process": "wprime_3500_500_100"}}}
+    ok = validate_config({**copy.deepcopy(base), "bumphunt": {"sculpting_correction": True,
+                                                             "sculpting_alternative": "qcd_alt"}})
+    assert ok["bumphunt"]["sculpting_alternative"] == "qcd_alt"
+    with pytest.raises(BumpfoldInputError, match="set bumphunt.sculpting_correction: true"):
+        validate_config({**copy.deepcopy(base), "bumphunt": {"sculpting_alternative": "qcd_alt"}})
+    for name in ("qcd", "nope"):
+        with pytest.raises(BumpfoldInputError, match="other than search.background"):
+            validate_config({**copy.deepcopy(base), "bumphunt": {"sculpting_correction": True,
+                                                                 "sculpting_alternative": name}})

@@ -219,6 +219,14 @@ def _check_bumphunt(config: dict[str, Any]) -> None:
             raise BumpfoldInputError(
                 f"config key 'bumphunt.signal_models': {name!r} is not a dataset of a generated resonance process "
                 "(limits need the generated-event count and the mass)")
+    alternative = bumphunt["sculpting_alternative"]
+    if alternative is not None:
+        if not bumphunt["sculpting_correction"]:
+            raise BumpfoldInputError("config key 'bumphunt.sculpting_alternative': a systematic of the sculpting "
+                                     "correction; set bumphunt.sculpting_correction: true")
+        if alternative not in config["datasets"] or alternative == config["search"]["background"]:
+            raise BumpfoldInputError(f"config key 'bumphunt.sculpting_alternative': {alternative!r} must be a dataset "
+                                     "other than search.background (a second background simulation)")
     fit = bumphunt["fit"]
     if fit["min_params"] > fit["max_params"]:
         raise BumpfoldInputError("config key 'bumphunt.fit': min_params must not exceed max_params")

@@ -38,6 +38,7 @@ INCLUSIVE = "inclusive"  # the bump hunt's selection that keeps every event (no 
 # besides the signal models (named after themselves)
 RANGE_COLUMNS = ("sample", "mjj", "is_signal", "score", "n_generated")
 RANGE_DATA, RANGE_REFERENCE = "data", "reference"
+RANGE_ALTERNATIVE = "reference_alternative"  # a second simulation: the sculpting correction's systematic
 
 
 def method(name: str) -> Method:

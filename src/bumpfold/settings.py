@@ -113,7 +113,8 @@ def bumphunt(section: dict[str, Any], search: dict[str, Any]) -> BumpHuntSetting
     return BumpHuntSettings(
         bin_width=section["bin_width"], cl=section["cl"], min_signal_mc=section["min_signal_mc"],
         fit=FitSettings(**section["fit"]), threshold=section["threshold"], quantile_degree=section["quantile_degree"],
-        sculpting_correction=bool(section["sculpting_correction"]), spurious_signal=float(section["spurious_signal"]),
+        sculpting_correction=bool(section["sculpting_correction"]),
+        sculpting_alternative=section["sculpting_alternative"], spurious_signal=float(section["spurious_signal"]),
         signal_models=tuple(section["signal_models"]),
         data_fraction=search["split"]["data_fraction"], observed_data=search.get("data") is not None)
 

@@ -155,6 +155,8 @@ def range_score_inputs(wildcards):
         inputs["models"] = f"{search_dir}/models/{wildcards.selection}.pkl"
         if "flow" in METHODS[wildcards.selection].inputs:  # LaCATHODE: classifiers on the flow's latent space
             inputs["flow"] = f"{search_dir}/flow.pt"
+        if BUMPHUNT["sculpting_alternative"] is not None:  # the sculpting correction's systematic
+            inputs["alternative"] = f"results/skim/{BUMPHUNT['sculpting_alternative']}.parquet"
     for model in BUMPHUNT["signal_models"]:
         inputs[f"signal_{model}"] = f"results/skim/{model}.parquet"
         inputs[f"cutflow_{model}"] = f"results/skim/{model}.cutflow.json"

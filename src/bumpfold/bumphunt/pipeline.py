@@ -40,14 +40,14 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from bumpfold.bumphunt.model import WindowCounts, infer
-from bumpfold.bumphunt.sculpting import Sculpting, measure_sculpting
+from bumpfold.bumphunt.sculpting import Sculpting, measure_sculpting, with_alternative
 from bumpfold.bumphunt.settings import BumpHuntSettings, FitSettings
 from bumpfold.bumphunt.spectrum import Binning, DijetFit, fit_background
 from bumpfold.bumphunt.thresholds import FixedThreshold, Threshold, fit_quantile_threshold
 from bumpfold.errors import BumpfoldInputError, required_path
 from bumpfold.io.atomic import write_json
 from bumpfold.regions import Window
-from bumpfold.registry import INCLUSIVE, RANGE_DATA, RANGE_REFERENCE
+from bumpfold.registry import INCLUSIVE, RANGE_ALTERNATIVE, RANGE_DATA, RANGE_REFERENCE
 from bumpfold.runs import Run
 
 log = logging.getLogger(__name__)
@@ -99,18 +99,28 @@ def _window_counts(name: str, counts: NDArray, fit: DijetFit, edges: NDArray, wi
                         spurious_signal=spurious_fraction * float(background.sum()))
 
 
+def _sculpting(reference: pd.DataFrame, threshold: Threshold, binning: Binning, in_window: NDArray[np.bool_], *,
+               sqrt_s: float, n_params: int, name: str) -> Sculpting:
+    mjj = reference.mjj.to_numpy()
+    return measure_sculpting(mjj, reference.score.to_numpy() >= threshold(mjj), binning, in_window, sqrt_s=sqrt_s,
+                             n_params=n_params, name=name)
+
+
 def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[SignalSample, NDArray[np.float64]]],
          *, window: Window, binning: Binning, lumi_fb: float | None, fit: FitSettings, sqrt_s: float, cl: float,
          min_signal_mc: int, label: str, reference: pd.DataFrame | None = None, quantile_degree: int | None = None,
-         spurious_fraction: float = 0.0) -> tuple[list[dict], dict[str, dict], dict]:
+         spurious_fraction: float = 0.0, alternative: pd.DataFrame | None = None,
+         ) -> tuple[list[dict], dict[str, dict], dict]:
     """Every (efficiency, signal model) of one window and selection: result rows, pyhf
     workspaces by name, and the spectra for the plot. ``cuts``: efficiency -> the fixed
     score cut; with ``quantile_degree`` the threshold is instead fitted to keep that
     efficiency of the data outside the window at every m_jj (bumpfold.bumphunt.thresholds).
     ``reference`` (mjj, score of background simulation): correct each selection's
-    background for sculpting. ``spurious_fraction``: the fit function's bias in the window as
-    a fraction of its background, a signal-shaped nuisance in the model. Without a
-    luminosity (``lumi_fb`` None) the limits are in signal events only."""
+    background for sculpting; ``alternative``, a second simulation's: the correction's
+    systematic uncertainty (bumpfold.bumphunt.sculpting). ``spurious_fraction``: the fit
+    function's bias in the window as a fraction of its background, a signal-shaped nuisance
+    in the model. Without a luminosity (``lumi_fb`` None) the limits are in signal events
+    only."""
     edges = binning.edges
     in_window = binning.window_mask(window.low, window.high, f"window {window.name}")
     rows: list[dict[str, Any]] = []
@@ -141,10 +151,12 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
         try:
             bkg_fit = fit_background(counts, edges, ~in_window, sqrt_s=sqrt_s, min_params=fit.min_params,
                                      max_params=fit.max_params, ftest_threshold=fit.ftest_threshold, name=name)
-            sculpting = None if reference is None else measure_sculpting(
-                reference.mjj.to_numpy(), reference.score.to_numpy() >= threshold(reference.mjj.to_numpy()), binning,
-                in_window, sqrt_s=sqrt_s,
-                n_params=bkg_fit.n_params, name=name)
+            sculpting = None if reference is None else _sculpting(reference, threshold, binning, in_window,
+                                                                  sqrt_s=sqrt_s, n_params=bkg_fit.n_params, name=name)
+            if sculpting is not None and alternative is not None:
+                sculpting = with_alternative(sculpting, _sculpting(
+                    alternative, threshold, binning, in_window, sqrt_s=sqrt_s, n_params=bkg_fit.n_params,
+                    name=f"{name} (alternative simulation)"))
         except BumpfoldInputError as exc:  # reported per efficiency: the others may still be fine
             log.warning("%s", exc)
             rows += [{**base, "signal_model": model, "status": f"failed: {exc}"} for model in signals]
@@ -153,8 +165,10 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
         if sculpting is not None:
             correction[in_window] = sculpting.ratio
             base["sculpting"] = summary = sculpting.summary()
-            log.info("%s: selected background simulation / its sideband fit in the window = %.3f +- %.3f", name,
-                     summary["ratio_window"], summary["ratio_window_uncertainty"])
+            log.info("%s: selected background simulation / its sideband fit in the window = %.3f +- %.3f%s", name,
+                     summary["ratio_window"], summary["ratio_window_uncertainty"],
+                     "" if sculpting.alternative is None else
+                     f" (alternative simulation: {summary['ratio_window_alternative']:.3f})")
         spectra[eff] = {"counts": counts, "fit": bkg_fit, "correction": correction, "signals": {}}
         for model, (sample, scores) in signals.items():
             signal_mjj = sample.table.mjj.to_numpy()
@@ -239,18 +253,24 @@ def run_window(*, range_scores: str | Path, thresholds: str | Path | None, backg
     data = ranged[ranged["sample"] == RANGE_DATA][["mjj", "is_signal", "score"]].reset_index(drop=True)
     cuts = {"1": 1.0} if selection == INCLUSIVE else \
         json.loads(Path(required_path(thresholds, "the selection's thresholds")).read_text())["thresholds"]
-    reference, note = None, None
+    reference, alternative, note = None, None, None
     if selection != INCLUSIVE and bumphunt.sculpting_correction:
         reference = ranged[ranged["sample"] == RANGE_REFERENCE][["mjj", "score"]].reset_index(drop=True)
         if len(reference) == 0:  # observed data without background simulation
             reference, note = None, "not applied: no background simulation"
+        if bumphunt.sculpting_alternative is not None:
+            alternative = ranged[ranged["sample"] == RANGE_ALTERNATIVE][["mjj", "score"]].reset_index(drop=True)
+            if len(alternative) == 0:
+                raise BumpfoldInputError(f"{range_scores}: no events of the alternative simulation "
+                                         f"{bumphunt.sculpting_alternative!r} (range scores of another config?)")
     samples = signal_samples(ranged, bumphunt.signal_models)
     signals = {name: (s, s.table.score.to_numpy()) for name, s in samples.items()}
     rows, specs, spectra = hunt(data, cuts, signals, window=window, binning=binning, lumi_fb=lumi,
                                 fit=bumphunt.fit, sqrt_s=sqrt_s, cl=bumphunt.cl, min_signal_mc=bumphunt.min_signal_mc,
                                 label=selection, reference=reference,
                                 quantile_degree=None if selection == INCLUSIVE or bumphunt.threshold == "fixed"
-                                else bumphunt.quantile_degree, spurious_fraction=bumphunt.spurious_signal)
+                                else bumphunt.quantile_degree, spurious_fraction=bumphunt.spurious_signal,
+                                alternative=alternative)
     for row in rows:
         row.update(injection=run.n_injected, toy=run.toy, luminosity_fb=lumi)
         if note is not None:

@@ -15,7 +15,10 @@ the function as on the selection, 1.02 to 1.13 for one spectrum with 4 or 2 para
 take the ratio of its selected counts to that fit, summed over the window (per bin, the ratio
 at tight selections rests on a handful of events). The data's fitted background in the
 window is multiplied by this ratio. The ratio's Poisson and fit uncertainties enter the
-pyhf model as one constrained normalisation (``normsys``). This costs sensitivity in
+pyhf model as one constrained normalisation (``normsys``). With a second simulation made
+with other generator settings (``bumphunt.sculpting_alternative``, e.g. ``qcd_alt``), the
+ratio measured on it differs from the nominal one by what the simulation does not know; that
+difference, relative, is added in quadrature as the correction's systematic uncertainty. This costs sensitivity in
 proportion to the simulation's statistics: with as many simulated as data events, the
 window's background is known about 1.7 times less well (Poisson and fit terms both add).
 
@@ -28,7 +31,7 @@ simulation's at benchmark scale, 1.5 sigma).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,20 +46,44 @@ class Sculpting:
     selected: NDArray[np.float64]  # per window bin: simulated background events passing the cut
     predicted: NDArray[np.float64]  # per window bin: the sideband fit's prediction for them
     fit_variance: float  # of the predicted window sum, from the fit's eigen-variations
+    # the same ratio measured on a second simulation (other generator settings), if any
+    alternative: Sculpting | None = None
 
     @property
     def ratio(self) -> float:
         return float(self.selected.sum() / self.predicted.sum())
 
     @property
-    def relative_uncertainty(self) -> float:
-        """Of the ratio: Poisson of the selected events and the fit's uncertainty."""
+    def statistical_uncertainty(self) -> float:
+        """Relative, of the ratio: Poisson of the selected events and the fit's uncertainty."""
         return float(np.sqrt(1.0 / self.selected.sum() + self.fit_variance / self.predicted.sum() ** 2))
 
+    @property
+    def systematic_uncertainty(self) -> float:
+        """Relative: how far the second simulation's ratio lies from this one's (0 without)."""
+        return 0.0 if self.alternative is None else abs(self.alternative.ratio / self.ratio - 1.0)
+
+    @property
+    def relative_uncertainty(self) -> float:
+        """Of the ratio: statistical and, with a second simulation, systematic in quadrature."""
+        return float(np.hypot(self.statistical_uncertainty, self.systematic_uncertainty))
+
     def summary(self) -> dict:
-        return {"ratio_window": self.ratio, "ratio_window_uncertainty": self.ratio * self.relative_uncertainty,
-                "ratio_per_bin": (self.selected / self.predicted).tolist(),
-                "selected_reference_window": float(self.selected.sum())}
+        out = {"ratio_window": self.ratio, "ratio_window_uncertainty": self.ratio * self.relative_uncertainty,
+               "ratio_window_statistical": self.ratio * self.statistical_uncertainty,
+               "ratio_per_bin": (self.selected / self.predicted).tolist(),
+               "selected_reference_window": float(self.selected.sum())}
+        if self.alternative is not None:
+            out.update(ratio_window_alternative=self.alternative.ratio,
+                       ratio_window_alternative_statistical=self.alternative.ratio
+                       * self.alternative.statistical_uncertainty,
+                       ratio_window_systematic=self.ratio * self.systematic_uncertainty)
+        return out
+
+
+def with_alternative(nominal: Sculpting, alternative: Sculpting) -> Sculpting:
+    """The nominal correction with the second simulation's as its systematic."""
+    return replace(nominal, alternative=alternative)
 
 
 def measure_sculpting(mjj: NDArray[np.float64], passed: NDArray[np.bool_], binning: Binning,

@@ -32,6 +32,7 @@ class BumpHuntSettings:
     threshold: str  # "quantile_regression" (at every m_jj) or "fixed" (one cut)
     quantile_degree: int
     sculpting_correction: bool
+    sculpting_alternative: str | None  # a second simulation for the correction's systematic
     spurious_signal: float  # the fit function's bias in a window, as a fraction of its background
     signal_models: tuple[str, ...]
     data_fraction: float  # the pseudo-data's share of the background sample (search.split)

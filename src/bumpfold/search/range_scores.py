@@ -15,6 +15,10 @@ bump hunt needs gets one score, so the bump hunt itself needs no classifier:
   on the ideal events, the test background alone), scored like the SB data: what the
   sculpting correction measures. Empty for observed data without simulation, and not
   scored at all when the bump hunt applies no sculpting correction.
+- ``reference_alternative`` (with ``bumphunt.sculpting_alternative``): every event of a
+  second background simulation in the m_jj range (made with other generator settings; no
+  classifier saw it), scored like the SB data: the correction measured on it gives the
+  correction's systematic uncertainty.
 - one sample per signal model: its events scored like the SB data; for the injected model
   only its labelled-test events, which no method trained on. ``n_generated`` is the
   generated-event count the sample stands for (limits in fb).
@@ -36,7 +40,7 @@ from bumpfold.errors import BumpfoldInputError, required, required_path
 from bumpfold.io import safe_pickle
 from bumpfold.ml.classifier import Ensemble, fold_model_scores
 from bumpfold.regions import Window, assign_folds
-from bumpfold.registry import INCLUSIVE, RANGE_COLUMNS, RANGE_DATA, RANGE_REFERENCE, method
+from bumpfold.registry import INCLUSIVE, RANGE_ALTERNATIVE, RANGE_COLUMNS, RANGE_DATA, RANGE_REFERENCE, method
 
 Encoder = Callable[[pd.DataFrame], NDArray[np.float64]]
 Scorer = Callable[[pd.DataFrame, int], NDArray[np.float64]]
@@ -119,10 +123,10 @@ def reference_scores(datasets: pd.DataFrame, window: Window, scorer: Scorer, sel
 def score_range(*, datasets: str | Path, scores: str | Path | None, models: str | Path | None,
                 flow: str | Path | None, signal_models: dict[str, tuple[str, str]], injected_model: str | None,
                 window: Window, selection: str, features: list[str], seed: int,
-                score_reference: bool = True) -> pd.DataFrame:
+                score_reference: bool = True, alternative: str | Path | None = None) -> pd.DataFrame:
     """The table of the module docstring for one window and selection. Seeds: the SB data's
-    fold assignment ``seed``, the reference's ``seed + 1000``, signal model i's ``seed + 1 + i``
-    (independent of each other)."""
+    fold assignment ``seed``, the reference's ``seed + 1000``, the alternative reference's
+    ``seed + 2000``, signal model i's ``seed + 1 + i`` (independent of each other)."""
     table = pd.read_parquet(datasets)
     scorer = None
     if selection != INCLUSIVE:
@@ -134,6 +138,11 @@ def score_range(*, datasets: str | Path, scores: str | Path | None, models: str 
     if scorer is not None and score_reference:
         parts.append(reference_scores(table, window, scorer, selection, seed + 1000)
                      .assign(sample=RANGE_REFERENCE, n_generated=np.nan))
+    if scorer is not None and alternative is not None:
+        rows = pd.read_parquet(alternative)
+        rows = rows[window.in_range(rows.mjj.to_numpy())]
+        parts.append(pd.DataFrame({"mjj": rows.mjj.to_numpy(), "is_signal": 0, "score": scorer(rows, seed + 2000),
+                                   "sample": RANGE_ALTERNATIVE, "n_generated": np.nan}))
     for i, (name, (events, cutflow)) in enumerate(signal_models.items()):
         rows, n_generated = signal_events(name, events, cutflow, datasets=table if name == injected_model else None)
         score = np.ones(len(rows)) if scorer is None else scorer(rows, seed + 1 + i)
