@@ -508,3 +508,17 @@ def test_a_second_simulation_gives_the_sculpting_correction_its_systematic():
                    if m["name"] == "sculpting_correction")
     assert normsys["data"]["hi"] == pytest.approx(np.exp(b["ratio_window_uncertainty"] / b["ratio_window"]))
     assert abs(with_syst["local_significance"]) <= abs(nominal["local_significance"]) + 0.05
+
+
+def test_mu_hat_and_z_at_high_statistics():
+    """27k background events in the window and a 150-event excess of the signal's shape
+    (template: one event): scipy's optimiser started at mu = 1 stopped there (mu_hat 1.0,
+    Z 0.05); started at the linearised estimate it finds mu_hat = 150 and Z = 150 / sigma."""
+    background = np.array([9000.0, 7500.0, 6000.0, 4500.0])
+    signal = np.array([0.1, 0.45, 0.35, 0.1])
+    data = background + 150 * signal
+    _, result = infer(WindowCounts(name="high statistics", data=data, background=background, variations=[],
+                                   signal=signal))
+    sigma = 1 / np.sqrt(np.sum(signal**2 / background))
+    assert result.mu_hat == pytest.approx(150, rel=0.02)
+    assert result.local_significance == pytest.approx(150 / sigma, rel=0.05)
