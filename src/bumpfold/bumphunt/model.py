@@ -46,7 +46,10 @@ class WindowCounts:
 
 
 def _linear_mu_estimate(c: WindowCounts) -> float:
-    """mu_hat of the Gaussian approximation, sum t (d - b) / b / sum t^2 / b, inside the bounds."""
+    """mu_hat of the Gaussian approximation, sum t (d - b) / b / sum t^2 / b, inside the bounds
+    (pyhf's default 1 where the bins disagree: its validation then names the problem)."""
+    if not len(c.data) == len(c.background) == len(c.signal):
+        return 1.0
     weight = c.signal / c.background
     estimate = float(np.sum(weight * (c.data - c.background)) / np.sum(weight * c.signal))
     low, high = _mu_bounds(c)
@@ -146,20 +149,22 @@ def _significance_and_pulls(spec: dict, c: WindowCounts) -> tuple[float, float, 
     return mu_hat, float(np.sign(mu_hat) * np.sqrt(q0)), pulls
 
 
-def _mu_hat(data, model, bounds) -> float:
+def _mu_hat(data, model, bounds, init) -> float:
     import pyhf
 
-    return float(pyhf.infer.mle.fit(data, model, par_bounds=bounds)[model.config.poi_index])
+    return float(pyhf.infer.mle.fit(data, model, init_pars=init, par_bounds=bounds)[model.config.poi_index])
 
 
-def _mu_uncertainty(data, model, bounds, c: WindowCounts) -> float:
+def _mu_uncertainty(data, model, bounds, init, c: WindowCounts) -> float:
     """sigma_mu from the profile likelihood: q at mu_hat + a generous step, assuming a parabola."""
     import pyhf
 
-    mu_hat = max(_mu_hat(data, model, bounds), 0.0)
+    mu_hat = max(_mu_hat(data, model, bounds, init), 0.0)
     step = float(np.sqrt(c.background.sum() + 1.0) / c.signal.sum())
-    _, at_hat = pyhf.infer.mle.fixed_poi_fit(mu_hat, data, model, par_bounds=bounds, return_fitted_val=True)
-    _, at_step = pyhf.infer.mle.fixed_poi_fit(mu_hat + step, data, model, par_bounds=bounds, return_fitted_val=True)
+    _, at_hat = pyhf.infer.mle.fixed_poi_fit(mu_hat, data, model, init_pars=init, par_bounds=bounds,
+                                             return_fitted_val=True)
+    _, at_step = pyhf.infer.mle.fixed_poi_fit(mu_hat + step, data, model, init_pars=init, par_bounds=bounds,
+                                              return_fitted_val=True)
     q = float(at_step - at_hat)
     return step / np.sqrt(q) if q > 1e-6 else step
 
@@ -174,8 +179,10 @@ def upper_limits(spec: dict, c: WindowCounts, *, cl: float = 0.95, calctype: str
     model, data = ws.model(), ws.data(ws.model())
     bounds = model.config.suggested_bounds()
     bounds[model.config.poi_index] = (0.0, _mu_bounds(c)[1])
-    top = max(_mu_hat(data, model, bounds), 0.0) + 4.5 * _mu_uncertainty(data, model, bounds, c)
-    kwargs = {"test_stat": "qtilde", "par_bounds": bounds, "calctype": calctype}
+    init = model.config.suggested_init()  # mu at its linearised estimate, here kept >= 0
+    init[model.config.poi_index] = max(init[model.config.poi_index], 0.0)
+    top = max(_mu_hat(data, model, bounds, init), 0.0) + 4.5 * _mu_uncertainty(data, model, bounds, init, c)
+    kwargs = {"test_stat": "qtilde", "par_bounds": bounds, "init_pars": init, "calctype": calctype}
     if calctype == "toybased":
         kwargs["ntoys"] = ntoys
     for _ in range(4):
