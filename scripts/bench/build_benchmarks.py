@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "docs" / "benchmarks"
 # the sections in the order BENCHMARKS.md shows them: results file -> the script that writes it
 SECTIONS = {
+    "toys": "bench_toys.py",
+    "spurious_signal": "bench_spurious_signal.py",
     "thresholds": "bench_thresholds.py",
     "dijet_fit": "bench_dijet_fit.py",
     "lhco_configs": "bench_lhco_configs.py",
