@@ -60,6 +60,17 @@ def spurious(mjj: np.ndarray, signal_mjj: np.ndarray, *, low: float, high: float
             "n_params": bkg_fit.n_params, "z": result.local_significance, "n_range": n_range}
 
 
+def _range_counts(qcd: pd.DataFrame, args: argparse.Namespace, high: float) -> dict[str, int]:
+    """Background events in each fit range, with and without the |delta eta| cut."""
+    out = {}
+    for cut in (None, args.delta_eta_max):
+        sel = qcd if cut is None else qcd[qcd.delta_eta_jj.abs() < cut]
+        for low in args.range_lows:
+            out[f"{low:g}-{high:g}{'' if cut is None else f', |delta eta| < {cut:g}'}"] = int(
+                ((sel.mjj >= low) & (sel.mjj < high)).sum())
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--background", type=Path, required=True, help="skimmed high-statistics QCD (parquet)")
@@ -90,9 +101,11 @@ def main() -> None:
              "- S_spur: the S+B fit's signal [events] on background alone, +- sigma_S its statistical uncertainty; "
              "f = S_spur / fitted background in the window; last column: S_spur / sigma_S scaled to data of "
              f"{args.data_events} events in the range",
-             "", "| window | signal model | fit range [GeV] | \\|delta eta\\| cut | events in range | parameters | "
-             "S_spur +- sigma_S [events] | f | at the data's size: S_spur / sigma_S |",
-             "|---|---|---|---|---:|---:|---:|---:|---:|"]
+             "- signal model: the one whose mass the window contains; events in the range: "
+             + ", ".join(f"{n} ({label})" for label, n in _range_counts(qcd, args, high).items()),
+             "", "| window | fit range [GeV] | \\|delta eta\\| cut | parameters | S_spur +- sigma_S [events] | f | "
+             "at the data's size: S_spur / sigma_S |",
+             "|---|---|---|---:|---:|---:|---:|"]
     for w in windows_from_config(config["regions"]):
         model = next((n for n, (mass, _) in signals.items() if w.low <= mass < w.high), None)
         if model is None:
@@ -107,13 +120,13 @@ def main() -> None:
                                  window_high=w.high, bin_width=config["bumphunt"]["bin_width"], fit=fit,
                                  sqrt_s=sqrt_s)
                 except BumpfoldInputError as exc:
-                    lines.append(f"| {w.name} | {model} | {low:g}-{high:g} | {cut or 'none'} | | | failed: {exc} | | |")
+                    lines.append(f"| {w.name} | {low:g}-{high:g} | {cut or 'none'} | | failed: {exc} | | |")
                     continue
                 scale = args.data_events / r["n_range"]
                 ratio_data = r["s_spur"] / r["sigma"] * np.sqrt(scale)
-                lines.append(f"| {w.name} | {model} | {low:g}-{high:g} | {cut or 'none'} | {r['n_range']} | "
-                             f"{r['n_params']} | {r['s_spur']:+.0f} +- {r['sigma']:.0f} | "
-                             f"{r['s_spur'] / r['background']:+.4f} | {ratio_data:+.2f} |")
+                lines.append(f"| {w.name} | {low:g}-{high:g} | {cut or 'none'} | {r['n_params']} | "
+                             f"{r['s_spur']:+.0f} +- {r['sigma']:.0f} | {r['s_spur'] / r['background']:+.4f} | "
+                             f"{ratio_data:+.2f} |")
     emit("\n".join(lines) + "\n", args.output)
 
 

@@ -62,16 +62,22 @@ def main() -> None:
              "",
              "| window | selection | efficiency | toys with Z | mean Z | std Z | Z > 2 | failed | within 0.3 / 0.3 |",
              "|---|---|---|---:|---:|---:|---:|---:|---|"]
+    all_failed = [r for r in summary["local_z"] if r["n"] == 0]
     for r in summary["local_z"]:
+        if r["n"] == 0:
+            continue
         mean = "n/a" if r["mean_error"] is None else f"{r['mean']:+.2f} +- {r['mean_error']:.2f}"
         std = "n/a" if r["std"] is None else f"{r['std']:.2f} +- {r['std_error']:.2f}"
         above = "n/a" if r.get("fraction_above_2") is None else f"{100 * r['fraction_above_2']:.0f} %"
         within = {None: "n/a", True: "yes", False: "no"}[r["within_target"]]
         lines.append(f"| {r['window']} | {r['selection']} | {r['efficiency']} | {r['n']} | {mean} | {std} | {above} "
                      f"| {r['n_failed']} | {within} |")
-    failures = sorted({r["failure_example"] for r in summary["local_z"] if r["failure_example"]})
+    if all_failed:
+        lines += ["", "Failed in every toy: " + "; ".join(
+            f"{r['selection']} {r['efficiency']} (`{r['failure_example'][:110]}...`)" for r in all_failed)]
+    failures = sorted({r["failure_example"] for r in summary["local_z"] if r["failure_example"] and r["n"] > 0})
     if failures:
-        lines += ["", "Failed rows (one example each): " + "; ".join(f"`{f[:140]}`" for f in failures)]
+        lines += ["", "Other failed rows (one example each): " + "; ".join(f"`{f[:140]}`" for f in failures)]
     if t is not None:
         lines += ["", f"Trials factor over the {summary['n_tests']} tests of a toy: N_eff = {t['n_eff']:.1f} +- "
                   f"{t['n_eff_uncertainty']:.1f}; a local 3 sigma is then "

@@ -34,8 +34,10 @@ def plot_local_z(rows: list[dict[str, Any]], output: str | Path, *, sqrt_s: floa
         ax.plot(grid, stats.norm.pdf(grid), color="k", lw=1, label="N(0, 1)")
         ax.set_xlabel(f"local Z, {selection}")
         ax.set_ylabel("toys (normalised)")
+        ax.set_ylim(0, 1.7 * ax.get_ylim()[1])  # room for the legend above the histograms
         ax.legend(fontsize="x-small", loc="upper left")
         experiment_label(ax, sqrt_s=sqrt_s)
+    fig.tight_layout()
     save_figure(fig, output)
 
 
@@ -62,6 +64,9 @@ def plot_linearity(summary: dict[str, Any], output: str | Path, *, sqrt_s: float
             ax.text(0.5, 0.5, "no injected toys", transform=ax.transAxes, ha="center")
         ax.set_xlabel(f"injected signal events, {selection}")
         ax.set_ylabel(r"fitted signal $\hat\mu$ [events in the window]")
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + 0.6 * (high - low))  # room for the legend
         ax.legend(fontsize="x-small", loc="upper left")
         experiment_label(ax, sqrt_s=sqrt_s)
+    fig.tight_layout()
     save_figure(fig, output)
