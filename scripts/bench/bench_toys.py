@@ -79,7 +79,9 @@ def main() -> None:
     if failures:
         lines += ["", "Other failed rows (one example each): " + "; ".join(f"`{f[:140]}`" for f in failures)]
     if t is not None:
-        lines += ["", f"Trials factor over the {summary['n_tests']} tests of a toy: N_eff = {t['n_eff']:.1f} +- "
+        n_with_z = sum(1 for r in summary["local_z"] if r["n"] > 0)
+        lines += ["", f"Trials factor over the {n_with_z} tests of a toy that gave a significance: N_eff = "
+                  f"{t['n_eff']:.1f} +- "
                   f"{t['n_eff_uncertainty']:.1f}; a local 3 sigma is then "
                   f"{_global(3.0, t['n_eff']):.2f} sigma global, a local 4 sigma {_global(4.0, t['n_eff']):.2f}."]
     if summary["linearity"]:

@@ -77,10 +77,8 @@ def bumphunt_section(summary: dict[str, Any], toys: dict[str, Any] | None = None
 
 
 def _toys_trials(toys: dict[str, Any] | None) -> Trials | None:
-    if toys is None or toys.get("trials") is None:
-        return None
-    t = toys["trials"]
-    return Trials(n_eff=t["n_eff"], n_eff_uncertainty=t["n_eff_uncertainty"], method=t["method"])
+    """The trials factor of a toys summary (None: no toys, or too few with a significance)."""
+    return None if toys is None or toys.get("trials") is None else Trials(**toys["trials"])
 
 
 def toys_section(toys: dict[str, Any]) -> list[str]:

@@ -179,7 +179,8 @@ def toys_table(summary: dict[str, Any]) -> str:
     if trials is None:
         lines.append("Trials factor: fewer than 2 toys with a significance.")
     else:
-        lines.append(f"Trials factor over all {summary['n_tests']} tests of a toy: N_eff = "
+        n_with_z = sum(1 for r in summary["local_z"] if r["n"] > 0)
+        lines.append(f"Trials factor over the {n_with_z} tests of a toy that gave a significance: N_eff = "
                      f"{_pm(trials['n_eff'], trials['n_eff_uncertainty'], 1)} (maximum likelihood, the largest "
                      "local Z of each toy distributed as Phi(z)^N_eff).")
     if summary["linearity"]:
