@@ -227,6 +227,31 @@ def test_one_training_loop_keeps_the_best_epochs_of_flow_and_mlp(toy_flow):
                           rng=np.random.default_rng(0), device="cpu", name="toy")
 
 
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not _has_cuda(), reason="needs a CUDA GPU (run on the lent GPU host)")
+def test_captured_cuda_graph_steps_train_as_the_eager_loop():
+    """On a GPU, replaying captured training steps (with an eager last, smaller batch in every
+    epoch) gives the eager loop's losses up to float rounding, for the flow and the MLP."""
+    rng = np.random.default_rng(3)
+    m = rng.uniform(3000, 4000, 3011)  # 0.8 x 3011 training events: not a multiple of 128
+    x = np.column_stack([rng.normal(m / 40, 5), rng.uniform(0, 1, len(m))])
+    losses = {}
+    for graphs in (True, False):
+        flow = ConditionalFlow(FlowSettings(epochs=3, patience=5, n_best=1, batch_size=128, device="cuda",
+                                            cuda_graphs=graphs)).fit(x, m)
+        losses[graphs] = flow.history.val_loss
+    assert np.allclose(losses[True], losses[False], atol=1e-3)
+    y = (x[:, 1] > 0.5).astype(float)
+    scores = [make_classifier(ClassifierSettings(kind="mlp", mlp_epochs=3, device="cuda", cuda_graphs=graphs),
+                              seed=1).fit(x, y).predict_proba(x)[:, 1] for graphs in (True, False)]
+    assert np.max(np.abs(scores[0] - scores[1])) < 0.05
+
+
 @pytest.mark.parametrize("kind", ["hgb", "mlp"])
 def test_an_ensemble_averages_its_seeds_and_round_trips(kind, tmp_path):
     rng = np.random.default_rng(3)

@@ -96,7 +96,8 @@ class EpochEnsembleMLP:
         states, _ = train_best_epochs(
             net, batch_loss=weighted_loss, validation_loss=lambda: weighted_loss(val), train=order[len(x) // 5:],
             settings=LoopSettings(epochs=s.mlp_epochs, batch_size=s.mlp_batch_size,
-                                  learning_rate=s.mlp_learning_rate, n_best=s.mlp_best_epochs),
+                                  learning_rate=s.mlp_learning_rate, n_best=s.mlp_best_epochs,
+                                  cuda_graphs=s.cuda_graphs),
             rng=rng, device=device, name="mlp")
         self.members = []
         for state in states:

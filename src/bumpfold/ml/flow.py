@@ -108,7 +108,8 @@ class ConditionalFlow:
             flow, batch_loss=lambda idx: -flow(c[idx]).log_prob(z[idx]).mean(),
             validation_loss=lambda: -flow(c_val).log_prob(z_val).mean(), train=train,
             settings=LoopSettings(epochs=s.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate,
-                                  n_best=s.n_best, patience=s.patience),
+                                  n_best=s.n_best, patience=s.patience,
+                                  cuda_graphs=s.cuda_graphs),
             rng=rng, device=device, name="flow")
         self.members = []
         for state in states:

@@ -40,6 +40,7 @@ class ClassifierSettings:
     mlp_learning_rate: float = 1e-3
     mlp_best_epochs: int = 5  # prediction averaged over the epochs with the lowest validation loss
     device: str = "auto"
+    cuda_graphs: bool = True  # replay captured training steps on a CUDA GPU (bumpfold.ml.training)
 
     def __post_init__(self) -> None:
         if self.kind not in CLASSIFIER_KINDS:
@@ -81,3 +82,4 @@ class FlowSettings:
     n_best: int = 5
     seed: int = 0
     device: str = "auto"
+    cuda_graphs: bool = True  # replay captured training steps on a CUDA GPU (bumpfold.ml.training)
