@@ -27,7 +27,7 @@ run: install
 test: install
 	$(BIN)/ruff check src
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 clean:
 	rm -rf results logs benchmarks .snakemake

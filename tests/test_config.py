@@ -145,7 +145,7 @@ def test_observed_data_roles_and_the_methods_they_allow():
                               "search": {"data": "box", "background": None, "signal": None, "injections": [0]}})
     assert skipped_methods(config["search"]) == {"iad": "no background simulation",
                                                  "supervised": "no background or signal simulation"}
-    assert search_methods(config["search"]) == ["cathode", "lacathode", "cwola", "anode"]
+    assert search_methods(config["search"]) == ["cathode", "lacathode", "cwola", "anode", "autoencoder"]
     with pytest.raises(BumpfoldInputError, match="'datasets.box.luminosity_fb': 0 is less than or equal to the minimum"):
         validate_config({"datasets": {**copy.deepcopy(BOX), "box": {"lhco": "x.h5", "luminosity_fb": 0}}})
 

@@ -163,7 +163,7 @@ def test_cathode_finds_the_injected_bump_and_the_steps_write_their_outputs(table
     assert not (tmp_path / "x.parquet").exists()
 
 
-@pytest.mark.parametrize("method", ["supervised", "cwola"])
+@pytest.mark.parametrize("method", ["supervised", "cwola", "autoencoder"])
 def test_fold_jobs_combine_to_the_in_process_scores(tables, settings, tmp_path, method):
     """The workflow trains each fold in its own job: the combined scores and models equal an
     all-in-one run; fold results from another method or an incomplete set are refused."""

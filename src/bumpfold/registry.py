@@ -12,7 +12,7 @@ from dataclasses import dataclass
 class Method:
     name: str
     trains_on: str  # in words, for docs and messages
-    classifier: bool  # k-fold classifiers, one job per fold (ANODE: two flows instead)
+    classifier: bool  # k-fold models (classifiers, the autoencoder), one job per fold (ANODE: two flows)
     needs: tuple[str, ...] = ()  # search roles it needs besides the data: "background", "signal"
     inputs: tuple[str, ...] = ()  # window outputs it reads besides the data sets: "samples", "flow"
     # background simulation its classifiers never saw (the bump hunt's sculpting reference)
@@ -31,6 +31,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            unseen_background=("test",)),
     Method("supervised", "signal vs. background simulation", True, needs=("background", "signal"),
            unseen_background=("test",), trains_on_sr_data=False),
+    Method("autoencoder", "SR data alone (unsupervised): each jet's reconstruction loss", True),
 )}
 CLASSIFIER_METHODS = tuple(name for name, m in METHODS.items() if m.classifier)
 INCLUSIVE = "inclusive"  # the bump hunt's selection that keeps every event (no method)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bumpfold.ml.settings import ClassifierSettings, FlowSettings, KFoldSettings
+from bumpfold.ml.settings import AutoencoderSettings, ClassifierSettings, FlowSettings, KFoldSettings
 
 if TYPE_CHECKING:
     from bumpfold.bumphunt.settings import BumpHuntSettings
@@ -90,7 +90,16 @@ def search(section: dict[str, Any]) -> SearchSettings:
         min_events=section.get("min_events"), closure_fraction=section.get("closure_fraction"),
         oversampling=section.get("oversampling"), cwola_sideband_width=section.get("cwola_sideband_width"),
         flow=search_flow(section) if "flow" in section else None,
-        folds=search_folds(section) if "classifier" in section else None)
+        folds=search_folds(section) if "classifier" in section else None,
+        autoencoder=search_autoencoder(section) if "autoencoder" in section else None)
+
+
+def search_autoencoder(search: dict[str, Any]) -> AutoencoderSettings:
+    """The jet autoencoder (``search.autoencoder``, ``search.device``)."""
+    a = search["autoencoder"]
+    return AutoencoderSettings(hidden=tuple(a["hidden"]), latent=a["latent"], epochs=a["epochs"],
+                               batch_size=a["batch_size"], learning_rate=a["learning_rate"], n_best=a["n_best"],
+                               patience=a["patience"], combine=a["combine"], device=search["device"])
 
 
 def search_folds(search: dict[str, Any]) -> KFoldSettings:

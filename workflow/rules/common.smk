@@ -104,7 +104,7 @@ SEARCH_KEYS = {
     "datasets": ("features", "split"),
     "flow": WINDOW_KEYS + ("flow", "classifier", "device"),
     "samples": WINDOW_KEYS + ("oversampling", "classifier", "device"),  # the interpolation closure trains
-    "score": WINDOW_KEYS + ("classifier", "device", "cwola_sideband_width", "oversampling"),
+    "score": WINDOW_KEYS + ("classifier", "device", "cwola_sideband_width", "oversampling", "autoencoder"),
     "bumphunt": ("split", "data"),
 }
 

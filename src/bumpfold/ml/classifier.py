@@ -28,6 +28,13 @@ from bumpfold.ml.settings import ClassifierSettings, KFoldSettings
 log = logging.getLogger(__name__)
 
 
+class EventScorer(Protocol):
+    """A fold's model as the search and the bump hunt use it: one anomaly score per event
+    (a classifier ensemble's class-1 probability; the autoencoder's loss mapped into (0, 1))."""
+
+    def score(self, x: NDArray[np.float64]) -> NDArray[np.float64]: ...
+
+
 class BinaryClassifier(Protocol):
     """What the core's models share (scikit-learn's interface)."""
 
@@ -201,7 +208,7 @@ class FoldScores:
     data: NDArray[np.float64]  # out-of-fold score of every data event
     reference: NDArray[np.float64]  # out-of-fold score of every reference event
     others: list[NDArray[np.float64]]  # mean score of all fold classifiers, per extra set
-    models: list[Ensemble] | None = None  # the fitted ensemble of each fold
+    models: list[EventScorer] | None = None  # the fitted model of each fold
 
 
 @dataclass
@@ -209,16 +216,16 @@ class FoldResult:
     """What the classifier of one fold gives: one workflow job each."""
 
     fold: int
-    model: Ensemble  # the fitted ensemble
+    model: EventScorer  # the fitted ensemble (or autoencoder)
     data: NDArray[np.float64]  # scores of this fold's data events (in their order)
     reference: NDArray[np.float64]  # scores of this fold's reference events
     others: list[NDArray[np.float64]]  # scores of every event of each extra set
 
 
-def fold_model_scores(models: Sequence[BinaryClassifier], x: NDArray[np.float64],
+def fold_model_scores(models: Sequence[EventScorer], x: NDArray[np.float64],
                       folds: NDArray[np.int64]) -> NDArray[np.float64]:
-    """Score each event with the ensemble of one fold (its entry in ``folds``), so that events
-    the classifiers never saw get scores distributed like out-of-fold scores; the mean of all
+    """Score each event with the model of one fold (its entry in ``folds``), so that events
+    the models never saw get scores distributed like out-of-fold scores; the mean of all
     folds would be narrower and would shift a fixed score threshold."""
     if len(x) != len(folds):
         raise BumpfoldInputError(f"{len(x)} events but {len(folds)} fold labels")
@@ -226,7 +233,7 @@ def fold_model_scores(models: Sequence[BinaryClassifier], x: NDArray[np.float64]
     for fold, model in enumerate(models):
         rows = folds == fold
         if rows.any():
-            scores[rows] = model.predict_proba(x[rows])[:, 1]
+            scores[rows] = model.score(x[rows])
     return scores
 
 

@@ -10,6 +10,7 @@ from bumpfold.errors import BumpfoldInputError
 
 CLASSIFIER_KINDS = ("hgb", "mlp")
 FLOW_KINDS = ("maf", "nsf")
+AUTOENCODER_COMBINATIONS = ("min", "max")  # an event's loss from its two jets' losses
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,25 @@ class FlowSettings:
     seed: int = 0
     device: str = "auto"
     cuda_graphs: bool = True  # replay captured training steps on a CUDA GPU (bumpfold.ml.training)
+
+
+@dataclass(frozen=True)
+class AutoencoderSettings:
+    """The jet autoencoder (bumpfold.ml.autoencoder) and its training."""
+
+    hidden: tuple[int, ...] = (32, 32)  # encoder widths; the decoder mirrors them
+    latent: int = 1  # bottleneck width: below the 3 inputs, so a jet must be compressed
+    epochs: int = 40
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    n_best: int = 5
+    patience: int | None = 10
+    combine: str = "min"  # the event's loss from its two jets' losses
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.combine not in AUTOENCODER_COMBINATIONS:
+            raise BumpfoldInputError(f"autoencoder combine {self.combine!r}: use one of "
+                                     f"{', '.join(AUTOENCODER_COMBINATIONS)}")
+        if self.latent < 1 or min(self.hidden, default=1) < 1:
+            raise BumpfoldInputError("autoencoder latent and hidden widths must be >= 1")

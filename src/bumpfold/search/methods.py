@@ -15,7 +15,10 @@ combined; ANODE returns its scores directly:
 * ``anode``: log p_SR(x|m) - log p_bkg(x|m), a second flow trained on SR data;
 * ``iad``: SR data vs. an independent true-background sample in the SR (the idealised
   anomaly detector, the upper bound of weak supervision);
-* ``supervised``: signal simulation vs. background simulation in the SR.
+* ``supervised``: signal simulation vs. background simulation in the SR;
+* ``autoencoder``: unsupervised, the reconstruction loss of each jet's substructure under an
+  autoencoder trained on the SR data of the other folds (bumpfold.ml.autoencoder; k-fold
+  like the classifiers, so the SR data are scored by a model that never saw them).
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from bumpfold.errors import BumpfoldInputError
+from bumpfold.ml.autoencoder import JET_COLUMNS
 from bumpfold.ml.classifier import FoldResult, check_folds, combine_folds, train_fold
-from bumpfold.ml.settings import FlowSettings, KFoldSettings
+from bumpfold.ml.settings import AutoencoderSettings, FlowSettings, KFoldSettings
 from bumpfold.regions import Window, assign_folds
 
 if TYPE_CHECKING:  # torch only where a flow is trained
@@ -153,6 +157,65 @@ def supervised(wd: WindowData, settings: KFoldSettings, seed: int) -> Classifier
             f"window {wd.window.name}: {len(signal)} signal simulation events in the SR, too few for the "
             "supervised classifier (generate more signal or inject less)")
     return _task(wd, signal, wd.sr("ideal"), settings, seed, data_is_sr_data=False)
+
+
+@dataclass
+class AutoencoderTask:
+    """The autoencoder's k folds on the SR data: fold i trains on the other folds' data and
+    scores fold i; the test set gets the mean over the folds (as a classifier method's). The
+    fold jobs and their combination are those of the classifier methods."""
+
+    data: NDArray[np.float64]  # SR data, columns JET_COLUMNS
+    data_folds: NDArray[np.int64]
+    test: NDArray[np.float64]
+    settings: AutoencoderSettings
+    n_folds: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        counts = np.bincount(self.data_folds, minlength=self.n_folds)
+        if len(self.data) != len(self.data_folds) or counts.min() < 5:
+            raise BumpfoldInputError(f"autoencoder: {len(self.data)} SR data events are too few for "
+                                     f"{self.n_folds} folds")
+
+    def train_fold(self, fold: int) -> FoldResult:
+        from bumpfold.ml.autoencoder import JetAutoencoder
+
+        if not 0 <= fold < self.n_folds:
+            raise BumpfoldInputError(f"fold {fold}: must be in 0..{self.n_folds - 1} (search.n_folds)")
+        seed = int(np.random.SeedSequence([self.seed, fold]).generate_state(1)[0])
+        model = JetAutoencoder(self.settings, seed).fit(self.data[self.data_folds != fold])
+        return FoldResult(fold=fold, model=model, data=model.score(self.data[self.data_folds == fold]),
+                          reference=np.empty(0), others=[model.score(self.test)])
+
+    def combine(self, results: list[FoldResult]) -> MethodScores:
+        if sorted(r.fold for r in results) != list(range(self.n_folds)):
+            raise BumpfoldInputError(f"autoencoder fold results {sorted(r.fold for r in results)} do not cover "
+                                     f"the {self.n_folds} folds once each")
+        results = sorted(results, key=lambda r: r.fold)
+        data = np.zeros(len(self.data))
+        for r in results:
+            rows = self.data_folds == r.fold
+            if len(r.data) != rows.sum():
+                raise BumpfoldInputError(f"autoencoder fold {r.fold}: {len(r.data)} scores for {rows.sum()} "
+                                         "events (a result from another data set?)")
+            data[rows] = r.data
+        test = np.mean([r.others[0] for r in results], axis=0)
+        return MethodScores(data=data, test=test, models=[r.model for r in results])
+
+    def run(self) -> MethodScores:
+        return self.combine([self.train_fold(fold) for fold in range(self.n_folds)])
+
+
+def jet_inputs(rows: pd.DataFrame) -> NDArray[np.float64]:
+    """The autoencoder's inputs of each event (bumpfold.ml.autoencoder.JET_COLUMNS)."""
+    return rows[list(JET_COLUMNS)].to_numpy(np.float64)
+
+
+def autoencoder(wd: WindowData, settings: AutoencoderSettings, n_folds: int, seed: int) -> AutoencoderTask:
+    data = jet_inputs(wd.sr("data"))
+    return AutoencoderTask(data=data, data_folds=assign_folds(len(data), n_folds, seed),
+                           test=jet_inputs(wd.sr("test")), settings=settings, n_folds=n_folds, seed=seed)
 
 
 def anode(wd: WindowData, background_flow: ConditionalFlow, flow_settings: FlowSettings) -> MethodScores:

@@ -166,8 +166,11 @@ def sample_window(wd: methods.WindowData, flow_path: str | Path, search: SearchS
 
 def classifier_task(method: str, wd: methods.WindowData, search: SearchSettings, seed: int, *,
                     samples_path: str | Path | None = None,
-                    flow_path: str | Path | None = None) -> methods.ClassifierTask:
-    """The k-fold data-vs-reference problem of a classifier method (not ANODE)."""
+                    flow_path: str | Path | None = None) -> methods.ClassifierTask | methods.AutoencoderTask:
+    """The k-fold problem of a classifier method (data vs. reference), or the autoencoder's
+    k folds of SR data (not ANODE)."""
+    if method == "autoencoder":
+        return methods.autoencoder(wd, search.autoencoder_settings(), search.n_folds, seed)
     settings = search.folds_with_seed(seed)
     if method == "cathode":
         samples = pd.read_parquet(required_path(samples_path, "CATHODE's SR samples"))

@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 
 from bumpfold.errors import BumpfoldInputError, required, required_path
 from bumpfold.io import safe_pickle
-from bumpfold.ml.classifier import Ensemble, fold_model_scores
+from bumpfold.ml.classifier import EventScorer, fold_model_scores
 from bumpfold.regions import Window, assign_folds
 from bumpfold.registry import INCLUSIVE, RANGE_ALTERNATIVE, RANGE_COLUMNS, RANGE_DATA, RANGE_REFERENCE, method
 
@@ -62,7 +62,7 @@ def signal_events(name: str, table_path: str | Path, cutflow_path: str | Path, *
     return test, float(info["n_generated"]) * len(test) / len(table)
 
 
-def load_fold_models(path: str | Path, window: Window) -> list[Ensemble]:
+def load_fold_models(path: str | Path, window: Window) -> list[EventScorer]:
     payload = safe_pickle.load(path, what="the fold classifiers of a method")
     if not isinstance(payload, dict) or payload.get("window") != window.name or \
             not isinstance(payload.get("models"), list):
@@ -71,9 +71,14 @@ def load_fold_models(path: str | Path, window: Window) -> list[Ensemble]:
     return payload["models"]
 
 
-def feature_encoder(features: list[str], flow_path: str | Path | None = None) -> Encoder:
-    """Events -> classifier inputs: the features, or (LaCATHODE, ``flow_path`` given) their
-    latent image under the window's sideband flow at each event's own m_jj."""
+def feature_encoder(features: list[str], flow_path: str | Path | None = None, *, selection: str = "") -> Encoder:
+    """Events -> a method's model inputs: the features; (LaCATHODE, ``flow_path`` given) their
+    latent image under the window's sideband flow at each event's own m_jj; (the autoencoder)
+    its per-jet columns."""
+    if selection == "autoencoder":
+        from bumpfold.search.methods import jet_inputs
+
+        return jet_inputs
     if flow_path is None:
         return lambda rows: rows[features].to_numpy(np.float64)
     from bumpfold.ml.flow import ConditionalFlow
@@ -82,7 +87,7 @@ def feature_encoder(features: list[str], flow_path: str | Path | None = None) ->
     return latent_encoder(features, ConditionalFlow.load(flow_path))
 
 
-def single_fold_scorer(models: list[Ensemble], encode: Encoder) -> Scorer:
+def single_fold_scorer(models: list[EventScorer], encode: Encoder) -> Scorer:
     """Each event scored by one random fold's ensemble: for events that ensemble never
     trained on, distributed like out-of-fold scores (CWoLa's sideband strips excepted)."""
     return lambda rows, seed: fold_model_scores(models, encode(rows), assign_folds(len(rows), len(models), seed))
@@ -131,7 +136,7 @@ def score_range(*, datasets: str | Path, scores: str | Path | None, models: str 
     scorer = None
     if selection != INCLUSIVE:
         scorer = single_fold_scorer(load_fold_models(required_path(models, "the method's fold classifiers"), window),
-                                    feature_encoder(features, flow))
+                                    feature_encoder(features, flow, selection=selection))
     out_of_fold = selection == INCLUSIVE or method(selection).trains_on_sr_data
     parts = [data_scores(table, None if scores is None else pd.read_parquet(scores), window, scorer, seed,
                          sr_out_of_fold=out_of_fold).assign(sample=RANGE_DATA, n_generated=np.nan)]

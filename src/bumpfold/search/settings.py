@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from bumpfold.errors import BumpfoldInputError
-from bumpfold.ml.settings import FlowSettings, KFoldSettings
+from bumpfold.ml.settings import AutoencoderSettings, FlowSettings, KFoldSettings
 
 T = TypeVar("T")
 
@@ -46,6 +46,7 @@ class SearchSettings:
     cwola_sideband_width: float | None = None  # GeV
     flow: FlowSettings | None = None
     folds: KFoldSettings | None = None  # n_folds and the classifier ensemble of every fold
+    autoencoder: AutoencoderSettings | None = None
 
     @property
     def n_folds(self) -> int:
@@ -56,3 +57,6 @@ class SearchSettings:
 
     def folds_with_seed(self, seed: int) -> KFoldSettings:
         return replace(given(self.folds, "classifier"), seed=seed)
+
+    def autoencoder_settings(self) -> AutoencoderSettings:
+        return given(self.autoencoder, "autoencoder")
