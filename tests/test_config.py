@@ -95,6 +95,11 @@ BAD = [
      "'bumphunt.methods': cathode not in search.methods"),
     ({"bumphunt": {"bin_width": 150.0}}, "150 GeV bins from 2800 GeV do not have an edge at 3300 GeV"),
     ({"bumphunt": {"fit": {"min_params": 4, "max_params": 3}}}, "min_params must not exceed max_params"),
+    ({"bumphunt": {"selection_bias": {"cwola": {"0.1": 0.05}}}},
+     "'bumphunt.selection_bias.cwola': not one of bumphunt.methods (lacathode)"),
+    ({"bumphunt": {"selection_bias": {"lacathode": {"0.3": 0.05}}}},
+     "'bumphunt.selection_bias.lacathode.0.3': not one of search.efficiencies"),
+    ({"bumphunt": {"selection_bias": {"lacathode": {"0.1": 1.5}}}}, "1.5 is greater than the maximum of 1"),
     ({"search": {"comparison_windows": [[3000.0, 3400.0]]}}, "[3000.0, 3400.0] is not one of regions.signal_regions"),
 ]
 

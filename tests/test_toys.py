@@ -131,8 +131,27 @@ def test_summary_moments_failures_trials_and_linearity():
     assert abs(lin["mu_vs_selected_in_window"]["slope"] - 1.0) < 0.1
     text = toys_table(summary)
     assert "| sr3300_3700 | cathode | 0.01 | wprime | 30 |" in text and "N_eff" in text
+    assert summary["selection_bias"] == []  # these rows carry no window counts
     with pytest.raises(BumpfoldInputError, match="no bump-hunt rows of toys"):
         summarize_toys([rows[-1]], signal="wprime")
+
+
+def test_the_selection_bias_is_the_pooled_excess_kept_inside_the_window():
+    """Per toy one count per selection (signal models repeat it); the failed and inclusive
+    rows and injected toys do not count."""
+    rows = []
+    for t in range(10):
+        for model in ("wprime", "zprime"):  # the same selection tested with two signal models
+            rows.append(_row(t, 0, "cathode", "0.1", 0.5, signal_model=model, n_selected_window=11,
+                             n_data_window=100))
+        rows.append(_row(t, 0, "inclusive", "1", 0.0, n_selected_window=100, n_data_window=100))
+        rows.append(_row(t, 0, "cathode", "0.01", None, n_selected_window=None, n_data_window=100))
+        rows.append(_row(t, 50, "cathode", "0.1", 3.0, n_selected_window=30, n_data_window=140))
+    (bias,) = summarize_toys(rows, signal=None)["selection_bias"]
+    assert (bias["selection"], bias["efficiency"], bias["toys"], bias["kept_in_window"]) == ("cathode", "0.1", 10, 110)
+    assert bias["bias"] == pytest.approx(0.1) and bias["bias_error"] == pytest.approx(np.sqrt(110) / 100)
+    assert "| sr3300_3700 | cathode | 0.1 | 10 | 110 | 100.0 | 0.100 ± 0.105 |" in toys_table(
+        summarize_toys(rows, signal=None))
 
 
 def _toys_config(**toys) -> dict:

@@ -227,6 +227,7 @@ def _check_bumphunt(config: dict[str, Any]) -> None:
         if alternative not in config["datasets"] or alternative == config["search"]["background"]:
             raise BumpfoldInputError(f"config key 'bumphunt.sculpting_alternative': {alternative!r} must be a dataset "
                                      "other than search.background (a second background simulation)")
+    _check_selection_bias(bumphunt, config["search"]["efficiencies"])
     fit = bumphunt["fit"]
     if fit["min_params"] > fit["max_params"]:
         raise BumpfoldInputError("config key 'bumphunt.fit': min_params must not exceed max_params")
@@ -238,6 +239,20 @@ def _check_bumphunt(config: dict[str, Any]) -> None:
             raise BumpfoldInputError(
                 f"config key 'bumphunt.bin_width': {width:g} GeV bins from {low:g} GeV do not have an edge at "
                 f"{edge:g} GeV (the m_jj range and every window edge must be bin edges)")
+
+
+def _check_selection_bias(bumphunt: dict[str, Any], efficiencies: list[float]) -> None:
+    """Each entry names a bump-hunt selection and its searched efficiencies, as the bump
+    hunt's rows write them ("0.1")."""
+    known = {f"{e:g}" for e in efficiencies}
+    for selection, by_efficiency in bumphunt["selection_bias"].items():
+        if selection not in bumphunt["methods"]:
+            raise BumpfoldInputError(f"config key 'bumphunt.selection_bias.{selection}': not one of bumphunt.methods "
+                                     f"({', '.join(bumphunt['methods'])})")
+        for efficiency in by_efficiency:
+            if efficiency not in known:
+                raise BumpfoldInputError(f"config key 'bumphunt.selection_bias.{selection}.{efficiency}': not one of "
+                                         f"search.efficiencies ({', '.join(sorted(known))})")
 
 
 def _check_toys(config: dict[str, Any]) -> None:

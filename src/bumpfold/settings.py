@@ -124,6 +124,8 @@ def bumphunt(section: dict[str, Any], search: dict[str, Any]) -> BumpHuntSetting
         fit=FitSettings(**section["fit"]), threshold=section["threshold"], quantile_degree=section["quantile_degree"],
         sculpting_correction=bool(section["sculpting_correction"]),
         sculpting_alternative=section["sculpting_alternative"], spurious_signal=float(section["spurious_signal"]),
+        selection_bias={sel: {str(e): float(f) for e, f in by_eff.items()}
+                        for sel, by_eff in section["selection_bias"].items()},
         signal_models=tuple(section["signal_models"]),
         data_fraction=search["split"]["data_fraction"], observed_data=search.get("data") is not None)
 

@@ -9,7 +9,10 @@ Channel: the m_jj bins of the signal window. Samples:
   eigenvector of the fit covariance (constrained to N(0, 1): the sideband data enter
   once, through the fit, and not again through the likelihood), and with
   ``bumphunt.spurious_signal`` a ``histosys`` adding +-S_spur events shaped like the signal
-  (the fit function's bias, measured on a high-statistics spectrum). With the sculpting
+  (the fit function's bias, measured on a high-statistics spectrum). With
+  ``bumphunt.selection_bias`` b (the selection's excess background efficiency inside the
+  window, measured by whole-chain toys) the background is multiplied by 1 + b and a
+  ``normsys`` of width b (the correction's own size) carries its uncertainty. With the sculpting
   correction (bumpfold.bumphunt.sculpting) the fit is multiplied by the measured ratio,
   and a ``normsys`` carries the ratio's uncertainty.
 Data: the selected counts in the window. Local significance from q0 (asymptotic), with
@@ -43,6 +46,9 @@ class WindowCounts:
     # the fit function's bias in the window [events]: a signal-shaped background term, N(0, 1)
     # constrained (bumphunt.spurious_signal)
     spurious_signal: float = 0.0
+    # the selection's excess background efficiency inside the window, relative (already in
+    # ``background``); its uncertainty, a log-normal of this width (bumphunt.selection_bias)
+    selection_bias: float = 0.0
 
 
 def _linear_mu_estimate(c: WindowCounts) -> float:
@@ -72,6 +78,9 @@ def workspace_spec(c: WindowCounts) -> dict:
         bkg_modifiers.append({"name": "spurious_signal", "type": "histosys",
                               "data": {"hi_data": (c.background + shape).tolist(),
                                        "lo_data": np.maximum(c.background - shape, 1e-6).tolist()}})
+    if c.selection_bias > 0:
+        bkg_modifiers.append({"name": "selection_bias", "type": "normsys",
+                              "data": {"hi": float(np.exp(c.selection_bias)), "lo": float(np.exp(-c.selection_bias))}})
     if c.background_norm_uncertainty is not None:  # log-normal of width u: the factor stays positive
         u = c.background_norm_uncertainty
         bkg_modifiers.append({"name": "sculpting_correction", "type": "normsys",

@@ -86,17 +86,18 @@ def data_luminosity_fb(*, declared_fb: float | None, background_cutflow: str | P
 
 def _window_counts(name: str, counts: NDArray, fit: DijetFit, edges: NDArray, window: NDArray[np.bool_],
                    signal: NDArray, correction: NDArray, sculpting: Sculpting | None,
-                   spurious_fraction: float = 0.0) -> WindowCounts:
-    """The pyhf model's inputs: the fit (and its variations) times the per-bin correction,
-    with a sculpting correction the ratio's uncertainty, and the spurious signal: the
-    configured fraction of the window's background, in events."""
-    ratio = correction[window]
+                   spurious_fraction: float = 0.0, bias_fraction: float = 0.0) -> WindowCounts:
+    """The pyhf model's inputs: the fit (and its variations) times the per-bin correction and
+    1 + the selection bias, with a sculpting correction the ratio's uncertainty, and the
+    spurious signal: the configured fraction of the window's background, in events."""
+    ratio = correction[window] * (1.0 + bias_fraction)
     background = fit.predict(edges)[window] * ratio
     return WindowCounts(name=name, data=counts[window], background=background,
                         variations=[(u[window] * ratio, d[window] * ratio) for u, d in fit.eigen_variations(edges)],
                         signal=signal[window],
                         background_norm_uncertainty=None if sculpting is None else sculpting.relative_uncertainty,
-                        spurious_signal=spurious_fraction * float(background.sum()))
+                        spurious_signal=spurious_fraction * float(background.sum()),
+                        selection_bias=bias_fraction)
 
 
 def _sculpting(reference: pd.DataFrame, threshold: Threshold, binning: Binning, in_window: NDArray[np.bool_], *,
@@ -110,7 +111,7 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
          *, window: Window, binning: Binning, lumi_fb: float | None, fit: FitSettings, sqrt_s: float, cl: float,
          min_signal_mc: int, label: str, reference: pd.DataFrame | None = None, quantile_degree: int | None = None,
          spurious_fraction: float = 0.0, alternative: pd.DataFrame | None = None,
-         ) -> tuple[list[dict], dict[str, dict], dict]:
+         selection_bias: dict[str, float] | None = None) -> tuple[list[dict], dict[str, dict], dict]:
     """Every (efficiency, signal model) of one window and selection: result rows, pyhf
     workspaces by name, and the spectra for the plot. ``cuts``: efficiency -> the fixed
     score cut; with ``quantile_degree`` the threshold is instead fitted to keep that
@@ -119,8 +120,9 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
     background for sculpting; ``alternative``, a second simulation's: the correction's
     systematic uncertainty (bumpfold.bumphunt.sculpting). ``spurious_fraction``: the fit
     function's bias in the window as a fraction of its background, a signal-shaped nuisance
-    in the model. Without a luminosity (``lumi_fb`` None) the limits are in signal events
-    only."""
+    in the model; ``selection_bias`` (efficiency -> fraction): the selection's excess
+    background efficiency inside the window, corrected for with a 100 % uncertainty. Without a luminosity
+    (``lumi_fb`` None) the limits are in signal events only."""
     edges = binning.edges
     in_window = binning.window_mask(window.low, window.high, f"window {window.name}")
     rows: list[dict[str, Any]] = []
@@ -129,9 +131,11 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
     observed = bool((data.is_signal < 0).any())  # observed data: its true signal content is unknown
     mjj, score = data.mjj.to_numpy(), data.score.to_numpy()
     outside = (mjj < window.low) | (mjj > window.high)
+    n_data_window = int(binning.histogram(mjj)[in_window].sum())  # before any selection
     for eff, cut in cuts.items():
         name = f"{label}, {window.name}, efficiency {eff}"
-        base: dict[str, Any] = {"window": window.name, "selection": label, "efficiency": eff, "threshold": cut}
+        base: dict[str, Any] = {"window": window.name, "selection": label, "efficiency": eff, "threshold": cut,
+                                "n_data_window": n_data_window}
         try:
             threshold: Threshold = FixedThreshold(cut) if quantile_degree is None else fit_quantile_threshold(
                 mjj[outside], score[outside], efficiency=float(eff), centre=0.5 * (window.low + window.high),
@@ -195,7 +199,8 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
             row.update(signal_events_per_fb=events_per_fb, template=template)
             try:
                 spec, result = infer(_window_counts(f"{name}, {model}", counts, bkg_fit, edges, in_window, per_unit,
-                                                    correction, sculpting, spurious_fraction), cl=cl)
+                                                    correction, sculpting, spurious_fraction,
+                                                    (selection_bias or {}).get(str(eff), 0.0)), cl=cl)
             except BumpfoldInputError as exc:  # e.g. a fit that predicts no background in the window
                 log.warning("%s", exc)
                 rows.append({**row, "status": f"failed: {exc}"})
@@ -270,7 +275,7 @@ def run_window(*, range_scores: str | Path, thresholds: str | Path | None, backg
                                 label=selection, reference=reference,
                                 quantile_degree=None if selection == INCLUSIVE or bumphunt.threshold == "fixed"
                                 else bumphunt.quantile_degree, spurious_fraction=bumphunt.spurious_signal,
-                                alternative=alternative)
+                                alternative=alternative, selection_bias=bumphunt.selection_bias.get(selection))
     for row in rows:
         row.update(injection=run.n_injected, toy=run.toy, luminosity_fb=lumi)
         if note is not None:

@@ -34,6 +34,8 @@ class BumpHuntSettings:
     sculpting_correction: bool
     sculpting_alternative: str | None  # a second simulation for the correction's systematic
     spurious_signal: float  # the fit function's bias in a window, as a fraction of its background
+    # per selection, efficiency -> its excess background efficiency inside a window (toys)
+    selection_bias: dict[str, dict[str, float]]
     signal_models: tuple[str, ...]
     data_fraction: float  # the pseudo-data's share of the background sample (search.split)
     observed_data: bool  # search.data is set: collision data, not pseudo-data

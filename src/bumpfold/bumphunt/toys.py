@@ -11,6 +11,11 @@ the workflow); its bump-hunt rows carry ``toy`` and ``injection``. From them:
   Phi(z)^N_eff, whose maximum-likelihood N_eff is -n / sum ln Phi(z_max,i). The global
   p-value of a local one is then 1 - (1 - p)^N_eff. With no toys, the Bonferroni bound
   p_global <= N_tests p stands in (global Z at least that);
+* the selection bias: without signal, the events a selection keeps inside the window over
+  the efficiency times the data there, pooled over the toys, minus 1 (0 if the threshold
+  fitted outside the window keeps the same background efficiency inside it). A selection
+  trained in the window (CATHODE, LaCATHODE) keeps more there wherever its flow mis-models
+  the window's background. ``bumphunt.selection_bias`` corrects for it in the pyhf model;
 * linearity: the fitted signal (mu_hat in events in the window) against the injected
   events and against the injected events the selection kept in the window (slope 1,
   intercept 0 for an unbiased fit), straight lines by least squares with their
@@ -128,7 +133,29 @@ def summarize_toys(rows: list[dict[str, Any]], *, signal: str | None, targets: t
     return {"n_toys": n_toys, "n_tests": len(tests), "targets": {"mean_abs": targets[0], "std_minus_1_abs": targets[1]},
             "local_z": tests, "largest_z_per_toy": [largest[t] for t in sorted(largest)],
             "trials": None if trials is None else trials.as_dict(),
+            "selection_bias": selection_bias(background_only),
             "linearity": linearity(toys, signal) if signal else []}
+
+
+def selection_bias(background_only: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (window, selection, efficiency): kept / (efficiency x data) inside the window,
+    pooled over the background-only toys, minus 1, with the Poisson error of the kept count
+    (one row per toy: the signal models share the selection)."""
+    counts: dict[tuple[str, str, str], dict[int, tuple[int, int]]] = defaultdict(dict)
+    for r in background_only:
+        if r["selection"] != "inclusive" and r.get("n_selected_window") is not None and \
+                r.get("n_data_window") is not None:
+            counts[_key(r)[:3]][r["toy"]] = (r["n_selected_window"], r["n_data_window"])
+    out = []
+    for (window, selection, efficiency), per_toy in sorted(counts.items()):
+        kept, data = (float(sum(v[i] for v in per_toy.values())) for i in (0, 1))
+        expected = float(efficiency) * data
+        if expected <= 0:
+            continue
+        out.append({"window": window, "selection": selection, "efficiency": efficiency, "toys": len(per_toy),
+                    "kept_in_window": int(kept), "expected_in_window": expected,
+                    "bias": kept / expected - 1.0, "bias_error": float(np.sqrt(kept)) / expected})
+    return out
 
 
 def linearity(toys: list[dict[str, Any]], signal: str) -> list[dict[str, Any]]:
@@ -183,6 +210,16 @@ def toys_table(summary: dict[str, Any]) -> str:
         lines.append(f"Trials factor over the {n_with_z} tests of a toy that gave a significance: N_eff = "
                      f"{_pm(trials['n_eff'], trials['n_eff_uncertainty'], 1)} (maximum likelihood, the largest "
                      "local Z of each toy distributed as Phi(z)^N_eff).")
+    if summary.get("selection_bias"):
+        lines += ["", "## Selection bias: background kept inside the window / (efficiency x data there) - 1", "",
+                  "`bumphunt.selection_bias` corrects the window's background by 1 + bias, with a 100 % "
+                  "uncertainty; measured on these toys, so a calibration with it needs other toys.", "",
+                  "| window | selection | efficiency | toys | kept | expected | bias |",
+                  "|---|---|---|---:|---:|---:|---:|"]
+        for r in summary["selection_bias"]:
+            bias = _pm(r["bias"], r["bias_error"], 3)
+            lines.append(f"| {r['window']} | {r['selection']} | {r['efficiency']} | {r['toys']} | "
+                         f"{r['kept_in_window']} | {r['expected_in_window']:.1f} | {bias} |")
     if summary["linearity"]:
         lines += ["", "## Linearity: fitted signal mu_hat [events in the window] = slope x + intercept", "",
                   "| window | selection | efficiency | injections | x = injected: slope | intercept | "
