@@ -18,9 +18,9 @@ def test_benchmarks_md_is_what_the_results_files_give():
     result = subprocess.run([sys.executable, str(BUILD), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     text = (ROOT / "BENCHMARKS.md").read_text()
-    # 20 KB until the bump hunt's calibration (toys, spurious signal) and the GPU flow training
-    # got their sections
-    assert len(text.encode()) <= 28_672, "BENCHMARKS.md holds current figures only (<= 28 KB)"
+    # 20 KB until the bump hunt's calibration (toys, spurious signal, selection bias) and the
+    # GPU flow training got their sections
+    assert len(text.encode()) <= 32_768, "BENCHMARKS.md holds current figures only (<= 32 KB)"
     assert "/work/" not in text and "/tmp/" not in text, "no machine-specific paths"
 
 

@@ -307,8 +307,8 @@ def test_sculpting_reference_is_background_the_classifiers_never_saw():
                           "is_signal": [0, 0, 0, 1, 0, 0, 1], "x": np.arange(7.0)})
 
     class Constant:
-        def predict_proba(self, x):
-            return np.c_[1.0 - 0.5 * np.ones(len(x)), 0.5 * np.ones(len(x))]
+        def score(self, x):
+            return 0.5 * np.ones(len(x))
 
     from bumpfold.search.range_scores import feature_encoder, reference_scores, single_fold_scorer
 

@@ -19,6 +19,8 @@ RESULTS = ROOT / "docs" / "benchmarks"
 # the sections in the order BENCHMARKS.md shows them: results file -> the script that writes it
 SECTIONS = {
     "toys": "bench_toys.py",
+    "selection_bias": "bench_selection_bias.py",
+    "autoencoder": "bench_autoencoder.py",
     "flow_gpu": "bench_flow_gpu.py",
     "spurious_signal": "bench_spurious_signal.py",
     "thresholds": "bench_thresholds.py",

@@ -17,6 +17,7 @@ from bumpfold.io.atomic import atomic_path  # noqa: E402
 # Where colours repeat or print in grey, curves still differ by line style and marker.
 LINESTYLES = ("-", "--", "-.", ":")
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*")
+EXTRA_COLORS = ("#2ca02c", "#8c564b", "#17becf", "#bcbd22")  # after the style's own: green, brown, cyan, olive
 
 
 def new_figure(*args, **kwargs):
@@ -32,7 +33,9 @@ def panel_row(n: int, *, width: float = 10, height: float = 8):
 
 def line_style(i: int) -> dict[str, Any]:
     """The ``i``-th curve's colour, line style and marker (matplotlib keyword arguments)."""
-    return {"color": f"C{i % 10}", "ls": LINESTYLES[i % len(LINESTYLES)], "marker": MARKERS[i % len(MARKERS)]}
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"] + list(EXTRA_COLORS)  # the CMS style's has 6
+    return {"color": colors[i % len(colors)], "ls": LINESTYLES[i % len(LINESTYLES)],
+            "marker": MARKERS[i % len(MARKERS)]}
 
 
 def experiment_label(ax, *, sqrt_s: float, luminosity_fb: float | None = None,
