@@ -80,7 +80,8 @@ def test_outputs_logs_and_benchmarks(finished_run):
     # the search: every method on every window and injection, with selections
     rows = json.loads((workdir / "results" / "search" / "summary.json").read_text())["rows"]
     search = config["search"]
-    assert {r["method"] for r in rows} == {"cathode", "lacathode", "cwola", "anode", "iad", "supervised"}
+    assert {r["method"] for r in rows} == {"cathode", "lacathode", "cwola", "anode", "iad", "supervised",
+                                           "autoencoder"}
     assert len(rows) == 6 * len(search["injections"])
     for r in rows:
         assert 0.0 <= r["auc"] <= 1.0 and r["max_sic"] >= 0.0 and r["n_sr_data"] > 0
@@ -434,7 +435,7 @@ def test_a_black_box_runs_blind_to_limits_in_events(finished_run, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((run / "results" / "search" / "summary.json").read_text())
     assert summary["skipped"] == {"iad": "no background simulation", "supervised": "no background or signal simulation"}
-    assert {r["method"] for r in summary["rows"]} == {"cathode", "lacathode", "cwola", "anode"}
+    assert {r["method"] for r in summary["rows"]} == {"cathode", "lacathode", "cwola", "anode", "autoencoder"}
     assert all(r["status"] == "no truth: not evaluated" and r["s_over_b"] is None for r in summary["rows"])
     datasets = pd.read_parquet(run / "results" / "search" / "inj0" / "datasets.parquet")
     assert set(datasets.role) == {"data"} and (datasets.is_signal == -1).all()
