@@ -82,7 +82,7 @@ def test_outputs_logs_and_benchmarks(finished_run):
     search = config["search"]
     assert {r["method"] for r in rows} == {"cathode", "lacathode", "cwola", "anode", "iad", "supervised",
                                            "autoencoder"}
-    assert len(rows) == 6 * len(search["injections"])
+    assert len(rows) == 7 * len(search["injections"])  # each method once per injection (one window)
     for r in rows:
         assert 0.0 <= r["auc"] <= 1.0 and r["max_sic"] >= 0.0 and r["n_sr_data"] > 0
         assert 0.0 < r["closure_auc"] < 1.0
