@@ -20,7 +20,7 @@ Two steps, on two machines:
    C. the config's whole flow training (its epochs, patience and best-epoch ensemble) on all
       ``--sb-events`` with graphs: wall time, epochs run, held-out log-likelihood. The CPU's
       time for the same epochs is projected from B (labelled so): a full CPU run at this size
-      takes about an hour.
+      would take over half an hour (2,162 s projected on the H200 host, 2026-11-28).
    D. the CATHODE MLP classifier through the same loop (seconds per epoch, prediction
       differences), on low vs high sideband events.
    Each result is written to DIR/flow_gpu.json as soon as it exists.
