@@ -9,4 +9,4 @@ with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     record = provenance(snakemake.config, where=snakemake.scriptdir)  # noqa: F821
     write_summary(output=snakemake.output[0], record=record,  # noqa: F821
                   search=i.get("search"), bumphunt=i.get("bumphunt"), unfold=i.get("unfold"),
-                  toys=i.get("toys"))
+                  toys=i.get("toys"), limits=i.get("limits"))

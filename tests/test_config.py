@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize("name", ["config", "test", "benchmark", "benchmark_lhco_statistics", "nanoaod",
-                                  "lhco_rd", "lhco_blackbox", "toys"])
+                                  "lhco_rd", "lhco_blackbox", "toys", "case_limits"])
 def test_shipped_configs_validate(name):
     config = load_config(ROOT / "config" / f"{name}.yaml")
     assert config["generation"]["jets"]["radius"] == 1.0
@@ -76,8 +76,23 @@ BAD = [
     ({"datasets": {"x": {"process": "qcd", "label": 1}}}, "'datasets.x.label': only for an 'lhco' dataset"),
     ({"datasets": {"x": {"lhco": "a.h5", "label": 2}}}, "'datasets.x.label': 2 is not one of [0, 1, None]"),
     ({"generation": {"processes": {"w": {"kind": "resonance", "m_resonance": 500.0}}}, "datasets": {"w": {"process": "w"}}},
-     "m_x + m_y must be below m_resonance"),
+     "daughters of 500 + 100 GeV are too heavy for topology 'qq': their sum must be below the line shape's lower edge 375 GeV"),
     ({"generation": {"processes": {"qcd": {"kind": "gluino"}}}}, "'generation.processes.qcd.kind'"),
+    ({"bumphunt": {"injection_limits": {"injections": [100], "signal_models": ["qcd"]}}},
+     "'bumphunt.injection_limits.signal_models': 'qcd' is not one of bumphunt.signal_models (wprime_3500_500_100)"),
+    ({"search": {"injections": [200]}, "bumphunt": {"injection_limits": {"injections": [100]}}},
+     "'bumphunt.injection_limits': the limits use the data without injection; add 0 to search.injections"),
+    ({"bumphunt": {"injection_limits": {"injections": [100, 10000]}}},
+     "'bumphunt.injection_limits.injections': 10000 signal events, but wprime_3500_500_100 generates 10000"),
+    ({"regions": {"signal_regions": [[3700.0, 4100.0]]}, "bumphunt": {"injection_limits": {"injections": [100]}}},
+     "'wprime_3500_500_100' has its mass 3500 GeV in no window of regions.signal_regions"),
+    ({"bumphunt": {"injection_limits": {"injections": [0]}}},
+     "'bumphunt.injection_limits.injections.0': 0 is less than the minimum of 1"),
+    ({"generation": {"processes": {"w": {"kind": "resonance", "topology": "zz"}}}, "datasets": {"w": {"process": "w"}}},
+     "'generation.processes.w.topology': 'zz' is not one of ['qq', 'qq_bb', 'tb', 'ww_qq']"),
+    ({"generation": {"processes": {"w": {"kind": "resonance", "topology": "ww_qq", "m_x": 125.0}}},
+      "datasets": {"w": {"process": "w"}}},
+     "'generation.processes.w': m_x = 125 GeV is too light for h -> W+ W- with both W on shell"),
     ({"generation": {"processes": {"qcd": {"kind": "qcd", "pythia_settings": ["TimeShower:alphaSvalue"]}}}},
      "'generation.processes.qcd.pythia_settings.0': 'TimeShower:alphaSvalue' does not match"),
     ({"search": {"signal": "zprime"}}, "'search.signal': dataset 'zprime' is not in datasets"),

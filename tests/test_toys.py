@@ -16,10 +16,11 @@ from bumpfold.search.datasets import build_toy_datasets, toy_slice
 
 
 def test_run_labels_round_trip_and_bad_labels_are_refused():
-    for run in (Run(200), Run(0, 7), Run(150, 0)):
+    for run in (Run(200), Run(0, 7), Run(150, 0), Run(300, signal="wprime_tb_3500")):
         assert parse_run(run.label) == run
     assert Run(0, 7).label == "0_toy7" and Run(200).label == "200"
-    for bad in ("toy7", "0_toy", "-1", "0_toy7_x"):
+    assert Run(300, signal="w_1").label == "300-w_1"
+    for bad in ("toy7", "0_toy", "-1", "0_toy7_x", "300-", "300-1w", "0_toy7-w"):
         with pytest.raises(BumpfoldInputError, match="run"):
             parse_run(bad)
 

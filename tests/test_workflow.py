@@ -171,10 +171,11 @@ def _caption_opening(caption: Path) -> str:
 
 
 def test_report_renders_every_captioned_result(finished_run):
-    """Every caption but the toys' (test_toys_... checks those in a run with toys)."""
+    """Every caption but the toys' and the injection scan's (their tests check those)."""
     workdir, config = finished_run
     html = _report_html(workdir)
-    captions = [c for c in sorted((ROOT / "workflow" / "report").glob("*.rst")) if not c.name.startswith("toys")]
+    captions = [c for c in sorted((ROOT / "workflow" / "report").glob("*.rst"))
+                if not c.name.startswith(("toys", "injection_limits"))]
     assert len(captions) >= 10
     for caption in captions:  # each caption's opening words appear in the report
         assert _caption_opening(caption) in html, caption.name
@@ -406,6 +407,51 @@ def test_toys_repeat_the_whole_chain_on_disjoint_background(finished_run, tmp_pa
         assert (run / "results/toys" / name).stat().st_size > 10_000
     html = _report_html(run, "results/toys/summary.json")
     for caption in sorted((ROOT / "workflow" / "report").glob("toys*.rst")):
+        assert _caption_opening(caption) in html, caption.name
+
+
+def test_an_injection_scan_sets_case_limits(finished_run, tmp_path):
+    """CASE's procedure at tiny scale: the signal injected at two sizes into the background of
+    the run without injection, the search rerun in its window, and the excluded cross section
+    where the injected signal would be excluded; the inclusive selection's is its ordinary limit."""
+    workdir, config = finished_run
+    run = tmp_path / "scan"
+    shutil.copytree(workdir, run, symlinks=True)  # the finished run's skims are reused
+    model = "wprime_3500_500_100"
+    scan_config = {**config, "search": {**config["search"], "injections": [0], "n_folds": 2, "methods": ["cathode"]},
+                   "bumphunt": {"methods": ["cathode"], "signal_models": [model],
+                                "injection_limits": {"injections": [100, 200]}},
+                   "unfold": {"enabled": False}}
+    result = _snakemake(run, scan_config, "results/limits/summary.json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    assert re.search(r"^search_datasets\s+3$", out, re.M), out[-3000:]  # runs 0, 100-<model>, 200-<model>
+    tables = {label: pd.read_parquet(run / f"results/search/inj{label}/datasets.parquet")
+              for label in ("0", f"100-{model}", f"200-{model}")}
+    background = {label: t[(t.role == "data") & (t.is_signal == 0)].reset_index(drop=True)
+                  for label, t in tables.items()}
+    for label in (f"100-{model}", f"200-{model}"):
+        pd.testing.assert_frame_equal(background[label], background["0"])  # the same data, only signal added
+    assert [int(((t.role == "data") & (t.is_signal == 1)).sum()) for t in tables.values()] == [0, 100, 200]
+    summary = json.loads((run / "results/limits/summary.json").read_text())
+    limits = {(lim["selection"], lim["efficiency"]): lim for lim in summary["limits"]}
+    inclusive = limits[("inclusive", "1")]
+    base = next(r for r in json.loads((run / "results/bumphunt/inj0/sr3300_3700/inclusive.json").read_text())["rows"])
+    assert inclusive["observed"]["sigma_fb"] == pytest.approx(
+        base["limit_obs_events"] / (base["luminosity_fb"] * base["signal_window_efficiency"]))
+    scanned = [lim for (selection, _), lim in limits.items() if selection == "cathode"]
+    assert scanned, summary["failed"]
+    for lim in scanned:
+        sigmas = [p["sigma_fb"] for p in lim["scan"]]
+        assert sigmas[0] == 0 and sigmas[1] > 0 and sigmas[2] == pytest.approx(2 * sigmas[1])
+        crossing = lim["observed"]
+        assert (crossing["sigma_fb"] is not None and crossing["sigma_fb"] > 0) or \
+            crossing["note"].startswith("not excluded up to"), lim
+    assert "# Limits from injection scans" in (run / "results/limits/limits.md").read_text()
+    for name in ("limits.png", "scenarios.png"):
+        assert (run / "results/limits" / name).stat().st_size > 10_000
+    html = _report_html(run, "results/limits/summary.json")
+    for caption in sorted((ROOT / "workflow" / "report").glob("injection_limits*.rst")):
         assert _caption_opening(caption) in html, caption.name
 
 

@@ -12,28 +12,15 @@ import argparse
 import datetime
 import json
 import platform
-import re
 import statistics
 import subprocess
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import emit  # noqa: E402
-
-
-def core_seconds_per_toy(run: Path) -> dict[str, float]:
-    """Summed job run time [s] of each toy run (every benchmark file named inj<n>_toy<k>...)."""
-    totals: dict[str, float] = defaultdict(float)
-    for tsv in (run / "benchmarks").rglob("*.tsv"):
-        match = re.search(r"inj(\d+_toy\d+)", str(tsv.relative_to(run)))
-        if match:
-            rows = tsv.read_text().splitlines()
-            totals[match.group(1)] += float(rows[1].split("\t")[0])
-    return totals
+from report import core_seconds_per_run, emit  # noqa: E402
 
 
 def main() -> None:
@@ -47,7 +34,7 @@ def main() -> None:
     config = yaml.safe_load((run / args.config).read_text())
     commit = subprocess.run(["git", "-C", str(run), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
-    costs = core_seconds_per_toy(run)
+    costs = core_seconds_per_run(run, r"inj(\d+_toy\d+)")
     bare = [v for k, v in costs.items() if k.startswith("0_")]
     n_pool = json.loads((run / f"results/skim/{config['search'].get('background', 'qcd')}.cutflow.json").read_text())
     t = summary["trials"]

@@ -5,6 +5,8 @@ BENCHMARKS.md shows current figures, the history is in git). Then run
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
 from pathlib import Path
 
 
@@ -15,3 +17,14 @@ def emit(text: str, output: str | Path | None, *, append: bool = False) -> None:
         with open(output, "a" if append else "w") as f:
             f.write(("\n" if append else "") + text.strip("\n") + "\n")
         print(f"{'appended to' if append else 'wrote'} {output}; now run scripts/bench/build_benchmarks.py")
+
+
+def core_seconds_per_run(run: str | Path, pattern: str) -> dict[str, float]:
+    """Summed job run time [s] per search run of a finished workflow directory: every
+    Snakemake benchmark file whose name matches ``pattern`` (its group 1: the run's label)."""
+    totals: dict[str, float] = defaultdict(float)
+    for tsv in (Path(run) / "benchmarks").rglob("*.tsv"):
+        match = re.search(pattern, tsv.name)
+        if match:
+            totals[match.group(1)] += float(tsv.read_text().splitlines()[1].split("\t")[0])
+    return dict(totals)

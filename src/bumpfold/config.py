@@ -13,7 +13,9 @@ import jsonschema
 import yaml
 
 from bumpfold.errors import BumpfoldInputError
+from bumpfold.regions import window_for_mass, windows_from_config
 from bumpfold.registry import METHODS
+from bumpfold.settings import process_spec
 
 SCHEMA_PATH = Path(str(files("bumpfold") / "schemas" / "config.schema.yaml"))
 
@@ -100,9 +102,9 @@ def _check_values(config: dict[str, Any]) -> None:
                 f"config key 'datasets.{name}.process': process {dataset['process']!r} is not in "
                 f"generation.processes ({', '.join(processes)})")
     for name, proc in processes.items():
-        if proc["kind"] == "resonance" and proc["m_x"] + proc["m_y"] >= proc["m_resonance"]:
-            raise BumpfoldInputError(
-                f"config key 'generation.processes.{name}': m_x + m_y must be below m_resonance")
+        problem = process_spec(name, proc).problem()
+        if problem is not None:
+            raise BumpfoldInputError(f"config key 'generation.processes.{name}': {problem}")
     _check_search_roles(config)
     low, high = config["regions"]["mjj_range"]
     if not low < high:
@@ -228,6 +230,7 @@ def _check_bumphunt(config: dict[str, Any]) -> None:
             raise BumpfoldInputError(f"config key 'bumphunt.sculpting_alternative': {alternative!r} must be a dataset "
                                      "other than search.background (a second background simulation)")
     _check_selection_bias(bumphunt, config["search"]["efficiencies"])
+    _check_injection_limits(config)
     fit = bumphunt["fit"]
     if fit["min_params"] > fit["max_params"]:
         raise BumpfoldInputError("config key 'bumphunt.fit': min_params must not exceed max_params")
@@ -239,6 +242,32 @@ def _check_bumphunt(config: dict[str, Any]) -> None:
             raise BumpfoldInputError(
                 f"config key 'bumphunt.bin_width': {width:g} GeV bins from {low:g} GeV do not have an edge at "
                 f"{edge:g} GeV (the m_jj range and every window edge must be bin edges)")
+
+
+def _check_injection_limits(config: dict[str, Any]) -> None:
+    """The scan's models are limits' signal models with a window that holds their mass, and
+    enough signal to inject; the run without injection gives the data's limits."""
+    scan, bumphunt = config["bumphunt"]["injection_limits"], config["bumphunt"]
+    if scan["signal_models"] is None:
+        scan["signal_models"] = list(bumphunt["signal_models"])
+    if not scan["injections"]:
+        return
+    key = "config key 'bumphunt.injection_limits"
+    if 0 not in config["search"]["injections"]:
+        raise BumpfoldInputError(f"{key}': the limits use the data without injection; add 0 to search.injections")
+    windows = windows_from_config(config["regions"])
+    for name in scan["signal_models"]:
+        if name not in bumphunt["signal_models"]:
+            raise BumpfoldInputError(f"{key}.signal_models': {name!r} is not one of bumphunt.signal_models "
+                                     f"({', '.join(bumphunt['signal_models'])})")
+        process = config["generation"]["processes"][config["datasets"][name]["process"]]
+        if window_for_mass(windows, process["m_resonance"]) is None:
+            raise BumpfoldInputError(f"{key}.signal_models': {name!r} has its mass {process['m_resonance']:g} GeV "
+                                     "in no window of regions.signal_regions")
+        generated = process["events_per_chunk"] * process["chunks"]
+        if max(scan["injections"]) >= generated:
+            raise BumpfoldInputError(f"{key}.injections': {max(scan['injections'])} signal events, but {name} "
+                                     f"generates {generated}")
 
 
 def _check_selection_bias(bumphunt: dict[str, Any], efficiencies: list[float]) -> None:

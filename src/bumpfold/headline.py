@@ -109,8 +109,9 @@ def unfold_section(summary: dict[str, Any]) -> list[str]:
 
 def write_summary(*, output: str | Path, record: dict[str, Any], search: str | Path | None = None,
                   bumphunt: str | Path | None = None, unfold: str | Path | None = None,
-                  toys: str | Path | None = None) -> str:
-    """The page, from whichever stages ran (``None``: the stage is switched off)."""
+                  toys: str | Path | None = None, limits: str | Path | None = None) -> str:
+    """The page, from whichever stages ran (``None``: the stage is switched off); ``limits``:
+    the injection scans' limits table (results/limits/limits.md)."""
     parts = [["# bumpfold: headline results", "",
               f"Seed {record['seed']}, workflow at git {record['git_commit']}. Details: results/*/summary.json "
               "and `snakemake --report results/report.html`."]]
@@ -119,6 +120,9 @@ def write_summary(*, output: str | Path, record: dict[str, Any], search: str | P
         parts.append(search_section(_load(search)))
     if bumphunt:
         parts.append(bumphunt_section(_load(bumphunt), toys_summary))
+    if limits:  # its own table, one level down (its provenance footer left out: the page has one)
+        table = Path(limits).read_text().split("<!-- provenance:")[0].rstrip("\n")
+        parts.append(["#" + table.replace("\n## ", "\n### ")])
     if toys_summary:
         parts.append(toys_section(toys_summary))
     if unfold:

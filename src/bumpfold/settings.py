@@ -46,7 +46,7 @@ def process_spec(name: str, process: dict[str, Any]) -> ProcessSpec:
 
     return ProcessSpec(name=name, kind=process["kind"], pthat_min=float(process["pthat_min"]),
                        m_resonance=float(process["m_resonance"]), m_x=float(process["m_x"]), m_y=float(process["m_y"]),
-                       settings=tuple(process["pythia_settings"]))
+                       topology=str(process["topology"]), settings=tuple(process["pythia_settings"]))
 
 
 def selection(skim: dict[str, Any]) -> Selection:

@@ -20,7 +20,7 @@ rule bumphunt_window:
         "benchmarks/bumphunt_window/inj{injection}_{window}_{selection}.tsv"
     params:
         search=search_params("bumphunt"),
-        bumphunt=config["bumphunt"],
+        bumphunt=run_bumphunt_settings,
         window=lambda wc: WINDOWS[wc.window],
         sqrt_s=config["generation"]["sqrt_s"],
         luminosity=declared_luminosity,
@@ -93,3 +93,34 @@ rule toys_summary:
         "../../envs/bumpfold.yaml"
     script:
         "../../scripts/toys_summary.py"
+
+
+rule injection_limits:
+    """CASE's limits: each scanned signal model's excluded cross section per selection and
+    efficiency, from its injection scan and the data's limits without injection."""
+    input:
+        unpack(injection_limit_inputs),
+    output:
+        summary="results/limits/summary.json",
+        table=report("results/limits/limits.md", caption="../report/injection_limits.rst", category="Limits"),
+        limits=report("results/limits/limits.png", caption="../report/injection_limits_plot.rst", category="Limits"),
+        scenarios=report("results/limits/scenarios.png", caption="../report/injection_limits_scenarios.rst",
+                         category="Limits"),
+        limits_pdf="results/limits/limits.pdf",
+        scenarios_pdf="results/limits/scenarios.pdf",
+    log:
+        "logs/injection_limits/limits.log",
+    benchmark:
+        "benchmarks/injection_limits/limits.tsv"
+    params:
+        models=lambda wc: signal_model_info(INJECTION_LIMITS["signal_models"]),
+        sqrt_s=config["generation"]["sqrt_s"],
+        observed=observed_search_data(),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/bumpfold.yaml"
+    script:
+        "../../scripts/injection_limits.py"

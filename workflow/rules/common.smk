@@ -4,9 +4,9 @@ from pathlib import Path
 from bumpfold.config import search_methods, validate_config
 from bumpfold.io.filelists import dataset_files as nanoaod_files, expand_pattern, is_remote, unique_files
 from bumpfold.registry import CLASSIFIER_METHODS, INCLUSIVE, METHODS
-from bumpfold.runs import RUN_PATTERN, parse_run, toy_runs
+from bumpfold.runs import RUN_PATTERN, Run, injection_scan_runs, parse_run, toy_runs
 from bumpfold.seeds import step_seed
-from bumpfold.regions import Window, windows_from_config
+from bumpfold.regions import Window, window_for_mass, windows_from_config
 
 # Validates against workflow/schemas/config.schema.yaml (the package's schema), fills
 # defaults, and checks what a schema cannot (SR inside the m_jj range, dataset -> process).
@@ -22,6 +22,9 @@ TOYS = config["toys"]
 # whole-chain pseudo-experiments: runs "0_toy<k>" (and "<n>_toy<k>" with signal) of every step
 TOY_RUNS = toy_runs(TOYS["n_toys"], TOYS["injections"], TOYS["injected_toys"])
 WINDOWS = {w.name: w for w in windows_from_config(config["regions"])}
+# the limits' injection scans: runs "<n>-<model>" in the window of the model's mass only
+INJECTION_LIMITS = BUMPHUNT["injection_limits"]
+SCAN_RUNS = injection_scan_runs(INJECTION_LIMITS["injections"], INJECTION_LIMITS["signal_models"]) if BUMPHUNT_ON else []
 # the methods whose k folds run as separate jobs (ANODE trains one flow in the SR instead)
 CLASSIFIER_METHOD_PATTERN = "|".join(CLASSIFIER_METHODS)
 
@@ -113,16 +116,27 @@ def search_params(step):
     return {key: SEARCH[key] for key in SEARCH_KEYS[step]}
 
 
+def injected_model(wildcards):
+    """The signal model a run injects: its own in an injection scan, else search.signal."""
+    return parse_run(wildcards.injection).signal or SEARCH["signal"]
+
+
 def search_role_inputs(wildcards):
-    """The skimmed table of each configured role: data (observed), background and signal;
-    for a toy, the toys' background sample (and the signal)."""
-    if parse_run(wildcards.injection).toy is not None:
-        inputs = {"background": f"results/skim/{TOYS['background']}.parquet"}
-        if SEARCH["signal"] is not None:
-            inputs["signal"] = f"results/skim/{SEARCH['signal']}.parquet"
-        return inputs
-    return {role: f"results/skim/{SEARCH[role]}.parquet" for role in ("data", "background", "signal")
-            if SEARCH[role] is not None}
+    """The skimmed table of each configured role: data (observed), background and signal
+    (an injection scan's run: its model); for a toy, the toys' background sample (and the signal)."""
+    run = parse_run(wildcards.injection)
+    roles = {role: SEARCH[role] for role in ("data", "background")}
+    if run.toy is not None:
+        roles = {"background": TOYS["background"]}
+    roles["signal"] = injected_model(wildcards)
+    return {role: f"results/skim/{name}.parquet" for role, name in roles.items() if name is not None}
+
+
+def datasets_seed(wildcards):
+    """An injection scan's run keeps the background split of the run without injection, so
+    that it differs from it by the injected signal only (as CASE injected into its data)."""
+    run = parse_run(wildcards.injection)
+    return step_seed(config["seed"], "datasets", Run(0).label if run.signal is not None else wildcards.injection)
 
 
 def toy_partition(wildcards):
@@ -157,10 +171,20 @@ def range_score_inputs(wildcards):
             inputs["flow"] = f"{search_dir}/flow.pt"
         if BUMPHUNT["sculpting_alternative"] is not None:  # the sculpting correction's systematic
             inputs["alternative"] = f"results/skim/{BUMPHUNT['sculpting_alternative']}.parquet"
-    for model in BUMPHUNT["signal_models"]:
+    for model in run_signal_models(wildcards):
         inputs[f"signal_{model}"] = f"results/skim/{model}.parquet"
         inputs[f"cutflow_{model}"] = f"results/skim/{model}.cutflow.json"
     return inputs
+
+
+def run_signal_models(wildcards):
+    """The signal models a run's bump hunt sets limits on: an injection scan's run needs only its own."""
+    signal = parse_run(wildcards.injection).signal
+    return BUMPHUNT["signal_models"] if signal is None else [signal]
+
+
+def run_bumphunt_settings(wildcards):
+    return {**BUMPHUNT, "signal_models": run_signal_models(wildcards)}
 
 
 def bumphunt_inputs(wildcards):
@@ -202,6 +226,38 @@ def signal_model_masses():
     if not BUMPHUNT_ON:
         return {}
     return {m: PROCESSES[DATASETS[m]["process"]]["m_resonance"] for m in BUMPHUNT["signal_models"]}
+
+
+def signal_model_info(models):
+    """Each model's topology and masses [GeV], for the limits' tables and figures."""
+    return {m: {key: PROCESSES[DATASETS[m]["process"]][key] for key in ("topology", "m_resonance", "m_x", "m_y")}
+            for m in models}
+
+
+def model_window(model):
+    """The window of a signal model's mass (validated to exist for a scanned model)."""
+    return window_for_mass(list(WINDOWS.values()), PROCESSES[DATASETS[model]["process"]]["m_resonance"]).name
+
+
+def injection_limit_inputs(wildcards):
+    """Per scanned model, in its window: the bump hunts of the run without injection (every
+    selection) and of its scan runs (the learning selections); and its cutflow."""
+    inputs = {}
+    for model in INJECTION_LIMITS["signal_models"]:
+        window = model_window(model)
+        files = [f"results/bumphunt/inj0/{window}/{s}.json" for s in BUMPHUNT["methods"] + [INCLUSIVE]]
+        files += [f"results/bumphunt/inj{run.label}/{window}/{s}.json" for run in SCAN_RUNS if run.signal == model
+                  for s in BUMPHUNT["methods"]]
+        inputs[f"results_{model}"] = files
+        inputs[f"cutflow_{model}"] = f"results/skim/{model}.cutflow.json"
+    return inputs
+
+
+def injection_limit_outputs():
+    if not SCAN_RUNS:
+        return []
+    return ["results/limits/summary.json", "results/limits/limits.md"] + [
+        f"results/limits/{name}.{ext}" for name in ("limits", "scenarios") for ext in ("png", "pdf")]
 
 
 def bumphunt_results():
@@ -282,7 +338,10 @@ def unfold_outputs():
 def summary_page_inputs(wildcards):
     """The summary JSON of each stage that runs."""
     stages = {"search": SEARCH["enabled"], "bumphunt": BUMPHUNT_ON, "unfold": UNFOLD["enabled"], "toys": bool(TOY_RUNS)}
-    return {stage: f"results/{stage}/summary.json" for stage, on in stages.items() if on}
+    inputs = {stage: f"results/{stage}/summary.json" for stage, on in stages.items() if on}
+    if SCAN_RUNS:
+        inputs["limits"] = "results/limits/limits.md"
+    return inputs
 
 
 def all_outputs():
@@ -294,4 +353,5 @@ def all_outputs():
         + bumphunt_outputs()
         + unfold_outputs()
         + toys_outputs()
+        + injection_limit_outputs()
     )

@@ -17,7 +17,7 @@ rule search_datasets:
     params:
         search=search_params("datasets"),
         toys=toy_partition,
-        seed=lambda wc: step_seed(config["seed"], "datasets", wc.injection),
+        seed=datasets_seed,
     threads: 1
     resources:
         mem_mb=1000,
@@ -253,8 +253,8 @@ rule score_range:
     params:
         features=SEARCH["features"],
         window=lambda wc: WINDOWS[wc.window],
-        signal_models=BUMPHUNT["signal_models"],
-        injected_model=SEARCH["signal"],
+        signal_models=run_signal_models,
+        injected_model=injected_model,
         # the unseen background simulation is what the sculpting correction measures
         score_reference=BUMPHUNT["sculpting_correction"],
         seed=lambda wc: step_seed(config["seed"], "bumphunt", wc.injection, wc.window, wc.selection),

@@ -179,7 +179,9 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
             keep = scores >= threshold(signal_mjj)
             mc = binning.histogram(signal_mjj[keep])
             row = {**base, "signal_model": model, "fit": bkg_fit.summary(),
-                   "signal_efficiency": float(keep.mean()), "signal_mc_window": int(mc[in_window].sum())}
+                   "signal_efficiency": float(keep.mean()), "signal_mc_window": int(mc[in_window].sum()),
+                   # selected in the window per generated event: what the injection scan's limits read
+                   "signal_window_efficiency": float(mc[in_window].sum()) / sample.n_generated}
             template = "selected"
             if mc[in_window].sum() < min_signal_mc:
                 # too few selected events to know the selection's efficiency for this signal (a
@@ -277,7 +279,7 @@ def run_window(*, range_scores: str | Path, thresholds: str | Path | None, backg
                                 else bumphunt.quantile_degree, spurious_fraction=bumphunt.spurious_signal,
                                 alternative=alternative, selection_bias=bumphunt.selection_bias.get(selection))
     for row in rows:
-        row.update(injection=run.n_injected, toy=run.toy, luminosity_fb=lumi)
+        row.update(injection=run.n_injected, toy=run.toy, injected_model=run.signal, luminosity_fb=lumi)
         if note is not None:
             row["sculpting"] = note
     write_workspaces(specs, workspaces)

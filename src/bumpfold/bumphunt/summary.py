@@ -7,20 +7,18 @@ contains its resonance mass (nearest centre if several), as a CASE-like search q
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from bumpfold.bumphunt.toys import Trials, bonferroni
 from bumpfold.io.atomic import atomic_path, write_json
+from bumpfold.regions import Window, window_for_mass
 
 
 def _headline_windows(rows: list[dict], masses: dict[str, float]) -> dict[str, str]:
-    windows = {r["window"]: _window_edges(r["window"]) for r in rows}
-    best = {}
-    for model, mass in masses.items():
-        inside = [w for w, (lo, hi) in windows.items() if lo <= mass < hi]
-        if inside:
-            best[model] = min(inside, key=lambda w: abs(sum(windows[w]) / 2 - mass))
-    return best
+    windows = [Window(*_window_edges(name), 0.0, math.inf) for name in {r["window"] for r in rows}]
+    best = {model: window_for_mass(windows, mass) for model, mass in masses.items()}
+    return {model: w.name for model, w in best.items() if w is not None}
 
 
 def _window_edges(name: str) -> tuple[float, float]:

@@ -8,11 +8,24 @@ Two process families, both at the LHC Olympics R&D settings by default (13 TeV, 
   :class:`ShowerJetVeto` vetoes, when the shower has evolved down to a low scale, events
   whose partons cannot make a jet near the cut (their showering and hadronisation are what
   cost); Pythia's cross section then counts the vetoed events out.
-* A heavy resonance W' -> X Y, X -> q q', Y -> q q: Pythia's W'+ decaying to W+ Z through its
-  W'-W-Z coupling, with the W mass set to m_X and the Z mass to m_Y, both forced to light
-  quarks. Pythia's W' -> W Z matrix element gives mostly longitudinal X and Y, whose quarks
-  follow sin^2(theta*) in the rest frame and so stay within one large-R jet; an isotropic
-  (scalar) X decay puts one quark out of the jet far more often.
+* A heavy resonance of mass m_res decaying to two jets, in one of the :data:`TOPOLOGIES`
+  (prongs = quarks inside the jet):
+
+  - ``qq`` (2 + 2 prongs, the LHC Olympics R&D signal): W' -> X Y, X -> q q', Y -> q q.
+    Pythia's W'+ decaying to W+ Z through its W'-W-Z coupling, with the W mass set to m_X
+    and the Z mass to m_Y, both forced to light quarks. Pythia's W' -> W Z matrix element
+    gives mostly longitudinal X and Y, whose quarks follow sin^2(theta*) in the rest frame
+    and so stay within one large-R jet; an isotropic (scalar) X decay puts one quark out of
+    the jet far more often.
+  - ``qq_bb`` (2 + 2 prongs, heavy flavour): as ``qq``, with Y -> b b-bar.
+  - ``tb`` (3 + 1 prongs, a top-like daughter): W' -> t b-bar, with the top mass set to m_X,
+    t -> W b, W -> q q'. The other jet is the b quark's; m_Y is not used.
+  - ``ww_qq`` (4 + 2 prongs): a CP-odd Higgs A (gg -> A) decaying to h Z, with the h mass set
+    to m_X and h -> W+ W- -> 4 quarks, and the Z mass set to m_Y, Z -> q q. Pythia's A width
+    from its default couplings is several TeV at these masses, so it is set to 3 % of m_res.
+
+  Every topology truncates the line shape to 0.75-1.25 m_res (Pythia's mMin/mMax); the
+  generator cross section (``Runs`` tree) is that of the truncated, forced decays.
 """
 
 from __future__ import annotations
@@ -30,7 +43,19 @@ log = logging.getLogger(__name__)
 
 NEUTRINOS = (12, 14, 16)
 WPRIME_ID, X_ID, Y_ID = 34, 24, 23  # Pythia codes: W'+, and the W+ and Z that play X and Y
+TOP_ID, A_ID, H_ID = 6, 36, 25  # the top of ``tb``; the A and h of ``ww_qq``
 LIGHT_QUARKS = "1 2 3 4"  # d, u, s, c
+M_W, M_B = 80.4, 4.8  # GeV: Pythia's defaults, for the decay thresholds
+LINE_SHAPE = (0.75, 1.25)  # the resonance's mass window, in units of m_res
+A_WIDTH_FRACTION = 0.03
+
+# topology -> what it is; the keys are the config's ``topology`` values
+TOPOLOGIES = {
+    "qq": "W' -> X Y, X -> q q', Y -> q q (2 + 2 prongs)",
+    "qq_bb": "W' -> X Y, X -> q q', Y -> b b-bar (2 + 2 prongs, heavy flavour)",
+    "tb": "W' -> t b-bar, t (mass m_X) -> b q q' (3 + 1 prongs; m_Y unused)",
+    "ww_qq": "A -> h Z, h (mass m_X) -> W+ W- -> 4 q, Z (mass m_Y) -> q q (4 + 2 prongs)",
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +68,7 @@ class ProcessSpec:
     m_resonance: float = 3500.0
     m_x: float = 500.0
     m_y: float = 100.0
+    topology: str = "qq"
     # extra Pythia settings ("Key = value"), read last so they override: another tune or
     # shower/hadronisation parameters, e.g. the pseudo-data of the unfolding
     settings: tuple[str, ...] = ()
@@ -50,6 +76,35 @@ class ProcessSpec:
     @property
     def is_signal(self) -> bool:
         return self.kind == "resonance"
+
+    def check(self) -> None:
+        """Raise :class:`BumpfoldInputError` naming the process if Pythia cannot make it."""
+        problem = self.problem()
+        if problem is not None:
+            raise BumpfoldInputError(f"process {self.name!r}: {problem}")
+
+    def problem(self) -> str | None:
+        """Why Pythia cannot make this process (an unknown topology, daughters too heavy for
+        the resonance or too light for their decays), or None."""
+        if self.kind != "resonance":
+            return None
+        if self.topology not in TOPOLOGIES:
+            return (f"unknown topology {self.topology!r}; Pythia settings exist for "
+                    + ", ".join(f"{k} ({v})" for k, v in TOPOLOGIES.items()))
+        m_y = M_B if self.topology == "tb" else self.m_y
+        low_edge = LINE_SHAPE[0] * self.m_resonance
+        if self.m_x + m_y >= low_edge:
+            return (f"daughters of {self.m_x:g} + {m_y:g} GeV are too heavy for topology {self.topology!r}: "
+                    f"their sum must be below the line shape's lower edge {low_edge:g} GeV "
+                    f"({LINE_SHAPE[0]} m_resonance = {self.m_resonance:g} GeV)")
+        threshold = {"qq_bb": ("m_y", self.m_y, 2 * M_B, "Y -> b b-bar"),
+                     "tb": ("m_x", self.m_x, M_W + M_B, "t -> W b"),
+                     "ww_qq": ("m_x", self.m_x, 2 * M_W, "h -> W+ W- with both W on shell")}.get(self.topology)
+        if threshold is not None and threshold[1] <= threshold[2]:
+            key, mass, minimum, decay = threshold
+            return (f"{key} = {mass:g} GeV is too light for {decay} in topology {self.topology!r}: "
+                    f"it must exceed {minimum:g} GeV")
+        return None
 
 
 def pythia_commands(spec: ProcessSpec, *, sqrt_s: float, mpi: bool, seed: int) -> list[str]:
@@ -69,25 +124,52 @@ def _process_commands(spec: ProcessSpec, common: list[str]) -> list[str]:
     if spec.kind == "qcd":
         return common + ["HardQCD:all = on", f"PhaseSpace:pTHatMin = {spec.pthat_min}"]
     if spec.kind == "resonance":
-        return common + [
-            "NewGaugeBoson:ffbar2Wprime = on",
-            f"{WPRIME_ID}:m0 = {spec.m_resonance}",
-            # keep the line shape near the pole: the parton luminosity otherwise makes the
-            # off-shell low-mass tail dominate (median mHat ~ 600 GeV for a 3.5 TeV W')
-            f"{WPRIME_ID}:mMin = {0.75 * spec.m_resonance}",
-            f"{WPRIME_ID}:mMax = {1.25 * spec.m_resonance}",
-            "Wprime:coup2WZ = 1.0",
-            f"{WPRIME_ID}:onMode = off",
-            f"{WPRIME_ID}:onIfMatch = {X_ID} {Y_ID}",
-            f"{X_ID}:m0 = {spec.m_x}",
-            f"{X_ID}:onMode = off",
-            f"{X_ID}:onIfAny = {LIGHT_QUARKS}",
-            f"{X_ID}:offIfAny = 5 6",  # W -> c b-bar is open through the CKM matrix
-            f"{Y_ID}:m0 = {spec.m_y}",
-            f"{Y_ID}:onMode = off",
-            f"{Y_ID}:onIfAny = {LIGHT_QUARKS}",
-        ]
+        spec.check()
+        return common + _RESONANCE_COMMANDS[spec.topology](spec)
     raise BumpfoldInputError(f"unknown process kind {spec.kind!r} for process {spec.name!r}")
+
+
+def _line_shape(pid: int, m_resonance: float) -> list[str]:
+    # keep the line shape near the pole: the parton luminosity otherwise makes the off-shell
+    # low-mass tail dominate (median mHat ~ 600 GeV for a 3.5 TeV W')
+    return [f"{pid}:m0 = {m_resonance}", f"{pid}:mMin = {LINE_SHAPE[0] * m_resonance}",
+            f"{pid}:mMax = {LINE_SHAPE[1] * m_resonance}"]
+
+
+def _hadronic_w() -> list[str]:
+    # W -> c b-bar is open through the CKM matrix: keep the W's jets light
+    return [f"{X_ID}:onMode = off", f"{X_ID}:onIfAny = {LIGHT_QUARKS}", f"{X_ID}:offIfAny = 5 6"]
+
+
+def _wprime_to_xy(spec: ProcessSpec, y_quarks: str) -> list[str]:
+    return ["NewGaugeBoson:ffbar2Wprime = on", *_line_shape(WPRIME_ID, spec.m_resonance), "Wprime:coup2WZ = 1.0",
+            f"{WPRIME_ID}:onMode = off", f"{WPRIME_ID}:onIfMatch = {X_ID} {Y_ID}",
+            f"{X_ID}:m0 = {spec.m_x}", *_hadronic_w(),
+            f"{Y_ID}:m0 = {spec.m_y}", f"{Y_ID}:onMode = off", f"{Y_ID}:onIfAny = {y_quarks}"]
+
+
+def _wprime_to_tb(spec: ProcessSpec) -> list[str]:
+    return ["NewGaugeBoson:ffbar2Wprime = on", *_line_shape(WPRIME_ID, spec.m_resonance),
+            f"{WPRIME_ID}:onMode = off", f"{WPRIME_ID}:onIfMatch = {TOP_ID} 5",
+            f"{TOP_ID}:m0 = {spec.m_x}", f"{TOP_ID}:onMode = off", f"{TOP_ID}:onIfMatch = {X_ID} 5",
+            *_hadronic_w()]
+
+
+def _a_to_hz(spec: ProcessSpec) -> list[str]:
+    return ["Higgs:useBSM = on", "HiggsBSM:gg2A3 = on", *_line_shape(A_ID, spec.m_resonance),
+            f"{A_ID}:doForceWidth = on", f"{A_ID}:mWidth = {A_WIDTH_FRACTION * spec.m_resonance}",
+            f"{A_ID}:onMode = off", f"{A_ID}:onIfMatch = {Y_ID} {H_ID}",
+            f"{H_ID}:m0 = {spec.m_x}", f"{H_ID}:onMode = off", f"{H_ID}:onIfMatch = {X_ID} {X_ID}",
+            *_hadronic_w(),
+            f"{Y_ID}:m0 = {spec.m_y}", f"{Y_ID}:onMode = off", f"{Y_ID}:onIfAny = {LIGHT_QUARKS}"]
+
+
+_RESONANCE_COMMANDS = {
+    "qq": lambda spec: _wprime_to_xy(spec, LIGHT_QUARKS),
+    "qq_bb": lambda spec: _wprime_to_xy(spec, "5"),
+    "tb": _wprime_to_tb,
+    "ww_qq": _a_to_hz,
+}
 
 
 def pthat_of(events: ak.Array) -> NDArray[np.float64]:

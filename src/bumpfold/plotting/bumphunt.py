@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from bumpfold.bumphunt.spectrum import Binning
-from bumpfold.plotting.common import MARKERS, experiment_label, new_figure, panel_row, save_figure
+from bumpfold.plotting.common import MARKERS, experiment_label, line_style, new_figure, panel_row, save_figure
 from bumpfold.regions import Window
 
 
@@ -104,5 +104,79 @@ def plot_limits(rows: list[dict], output: str | Path, *, sqrt_s: float, luminosi
             ax.set(xlabel="resonance mass [GeV]", ylabel=ylabel, yscale="log")
             ax.legend(fontsize=12, title=f"{selection}, efficiency {eff}, {injection} injected", title_fontsize=12)
             experiment_label(ax, sqrt_s=sqrt_s, luminosity_fb=luminosity_fb, observed=observed)
+    fig.tight_layout()
+    save_figure(fig, output)
+
+
+def _family(lim) -> str:
+    """Scenarios that differ only in the resonance mass: one curve."""
+    i = lim.info
+    masses = f"m_X {i.get('m_x', 0):g}" + ("" if i.get("topology") == "tb" else f", m_Y {i.get('m_y', 0):g}")
+    return f"{i.get('topology', '?')} ({masses} GeV)"
+
+
+def plot_scan_limits(limits: list, output: str | Path, *, sqrt_s: float, observed: bool) -> None:
+    """Excluded sigma x B from the injection scans (bumpfold.bumphunt.injection_limits) vs.
+    resonance mass: a panel per (selection, efficiency), a colour per topology and daughter
+    masses; expected median (dashed) with its +-1 sigma band, observed (solid). A scenario
+    not excluded within its scan is drawn as an upward triangle at its largest injection."""
+    selections = sorted({(lim.selection, lim.efficiency) for lim in limits})
+    families = sorted({_family(lim) for lim in limits})
+    fig, axes = panel_row(max(len(selections), 1), width=9)
+    for ax, (selection, eff) in zip(axes, selections):
+        for k, family in enumerate(families):
+            style = line_style(k)
+            pts = sorted((lim.info.get("m_resonance", 0.0), lim) for lim in limits
+                         if (lim.selection, lim.efficiency) == (selection, eff) and _family(lim) == family)
+            if not pts:
+                continue
+            m = np.array([mass for mass, _ in pts])
+            exp = np.array([[c.sigma_fb if c.sigma_fb is not None else np.nan for c in lim.expected]
+                            for _, lim in pts])
+            obs = np.array([np.nan if lim.observed.sigma_fb is None else lim.observed.sigma_fb for _, lim in pts])
+            ax.fill_between(m, exp[:, 1], exp[:, 3], color=style["color"], alpha=0.2, lw=0)
+            ax.plot(m, exp[:, 2], ls="--", color=style["color"])
+            ax.plot(m, obs, ls="-", marker=style["marker"], color=style["color"], label=family)
+            reach = [(mass, lim.points[-1].sigma_fb) for mass, lim in pts if lim.expected[2].sigma_fb is None]
+            if reach:
+                ax.plot(*zip(*reach), ls="none", marker="^", ms=12, mfc="none", color=style["color"])
+        ax.set(xlabel="resonance mass [GeV]", ylabel=r"excluded $\sigma \times B$ [fb] (95% CL)", yscale="log")
+        ax.legend(fontsize=11, title=f"{selection}, efficiency {eff}: observed (solid), expected (dashed)",
+                  title_fontsize=11)
+        lumi = limits[0].luminosity_fb if limits else None
+        experiment_label(ax, sqrt_s=sqrt_s, luminosity_fb=lumi, observed=observed)
+    fig.tight_layout()
+    save_figure(fig, output)
+
+
+def plot_scenarios(limits: list, output: str | Path, *, sqrt_s: float, observed: bool) -> None:
+    """CASE-like summary: the expected excluded sigma x B of every scenario (x) for every
+    selection and efficiency (marker), +-1 sigma as error bars; upward triangles: not
+    excluded up to the scan's largest injection."""
+    scenarios = sorted({(lim.info.get("topology", ""), lim.info.get("m_resonance", 0.0), lim.signal_model)
+                        for lim in limits})
+    x_of = {name: i for i, (_, _, name) in enumerate(scenarios)}
+    selections = sorted({(lim.selection, lim.efficiency) for lim in limits})
+    fig, axes = new_figure(figsize=(max(10.0, 1.2 * len(scenarios) + 4), 8))
+    ax = axes
+    for k, (selection, eff) in enumerate(selections):
+        style = line_style(k)
+        offset = 0.6 * (k - (len(selections) - 1) / 2) / max(len(selections), 1)
+        for lim in (lim for lim in limits if (lim.selection, lim.efficiency) == (selection, eff)):
+            x = x_of[lim.signal_model] + offset
+            e = lim.expected
+            if e[2].sigma_fb is None:
+                ax.plot(x, lim.points[-1].sigma_fb, ls="none", marker="^", mfc="none", ms=12, color=style["color"])
+                continue
+            low = e[1].sigma_fb if e[1].sigma_fb is not None else e[2].sigma_fb
+            high = e[3].sigma_fb if e[3].sigma_fb is not None else e[2].sigma_fb
+            ax.errorbar(x, e[2].sigma_fb, yerr=[[e[2].sigma_fb - low], [high - e[2].sigma_fb]], ls="none",
+                        marker=style["marker"], color=style["color"], ms=9, capsize=3)
+        ax.plot([], [], ls="none", marker=style["marker"], color=style["color"], label=f"{selection} {eff}")
+    ax.set_xticks(range(len(scenarios)), [name for _, _, name in scenarios], rotation=60, ha="right", fontsize=11)
+    ax.set(ylabel=r"expected excluded $\sigma \times B$ [fb]", yscale="log")
+    ax.legend(fontsize=11, ncol=2, title="selection, efficiency", title_fontsize=11)
+    lumi = limits[0].luminosity_fb if limits else None
+    experiment_label(ax, sqrt_s=sqrt_s, luminosity_fb=lumi, observed=observed)
     fig.tight_layout()
     save_figure(fig, output)
