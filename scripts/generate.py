@@ -7,11 +7,11 @@ from bumpfold.settings import process_spec, production_config
 with job_logging(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     params = snakemake.params  # noqa: F821
     produce_chunk(
-        process_spec(snakemake.wildcards.process, params.process),  # noqa: F821
+        process_spec(params.seed_process, params.process),  # a detector variation: its nominal's seeds
         process_id=params.process_id,
         chunk=int(snakemake.wildcards.chunk),  # noqa: F821
         n_events=params.process["events_per_chunk"],
         base_seed=params.seed,
-        config=production_config(params.generation),
+        config=production_config({**params.generation, "detector": params.detector}),
         output=snakemake.output.root,  # noqa: F821
     )

@@ -552,3 +552,55 @@ def test_mu_hat_and_z_at_high_statistics():
     sigma = 1 / np.sqrt(np.sum(signal**2 / background))
     assert result.mu_hat == pytest.approx(150, rel=0.02)
     assert result.local_significance == pytest.approx(150 / sigma, rel=0.05)
+
+
+def test_signal_systematics_weaken_the_limit_by_their_size():
+    """1000 background events per bin, no excess, a signal template of 10 events per fb in one
+    bin: the expected limit is about 1.96 sqrt(1000) / 10 = 6.2 fb. A detector variation that
+    moves the signal's yield by +-20 % (histosys) and a 50 % luminosity uncertainty (normsys)
+    each raise the observed and expected limits; a +-0 % variation leaves them as they were."""
+    background = np.full(5, 1000.0)
+    signal = np.array([0.0, 0.0, 10.0, 0.0, 0.0])
+
+    def limits(**extra):
+        c = WindowCounts(name="signal systematics", data=background.copy(), background=background, variations=[],
+                         signal=signal, **extra)
+        spec, result = infer(c)
+        return spec, result.limit_obs, result.limit_exp[2]
+
+    _, obs, exp = limits()
+    assert exp == pytest.approx(1.96 * np.sqrt(1000) / 10, rel=0.1)
+    spec, obs_jes, exp_jes = limits(signal_variations=[("jes", 1.2 * signal, 0.8 * signal)])
+    parameters = pyhf.Workspace(spec).model().config.parameters
+    assert "signal_jes" in parameters and "luminosity" not in parameters
+    assert obs_jes > obs * 1.05 and exp_jes > exp * 1.05  # measured: 7.11 against 6.40 fb
+    _, obs_lumi, _ = limits(signal_norm_uncertainty=0.5)
+    assert obs_lumi > obs * 1.2  # measured: 9.34 fb
+    _, obs_none, _ = limits(signal_variations=[("flat", signal, signal)])
+    assert obs_none == pytest.approx(obs, rel=1e-3)
+
+
+def test_limits_of_several_topologies_are_a_curve_each(tmp_path):
+    """Signal models of two families (topology and daughter masses) at the same resonance
+    masses: one curve per family, not one zig-zag through all of them."""
+    import matplotlib.pyplot as plt
+
+    from bumpfold.bumphunt.summary import scenario_family
+    from bumpfold.plotting import bumphunt as plots
+
+    families = {"qq": {"topology": "qq", "m_x": 500.0, "m_y": 100.0}, "tb": {"topology": "tb", "m_x": 175.0}}
+    rows = [{"injection": 0, "selection": "cathode", "efficiency": "0.1", "resonance_mass": mass, "status": "ok",
+             "headline": True, "family": scenario_family(info), "limit_obs_fb": scale * mass / 1000,
+             "limit_exp_fb": [scale * mass / 1000 * f for f in (0.5, 0.7, 1.0, 1.4, 1.9)]}
+            for scale, info in zip((1.0, 3.0), families.values()) for mass in (3500.0, 3900.0, 4300.0)]
+    assert scenario_family(families["tb"]) == "tb (m_X 175 GeV)"
+    drawn = []
+    original = plt.Axes.plot
+    plt.Axes.plot = lambda ax, *a, **k: drawn.append((list(a[0]), k.get("label"))) or original(ax, *a, **k)
+    try:
+        plots.plot_limits(rows, tmp_path / "limits.png", sqrt_s=SQRT_S, luminosity_fb=1.5, observed=False)
+    finally:
+        plt.Axes.plot = original
+    observed = [x for x, label in drawn if label is not None]
+    assert observed == [[3500.0, 3900.0, 4300.0]] * 2  # one observed curve per family, ordered in mass
+    assert (tmp_path / "limits.png").stat().st_size > 10_000

@@ -77,7 +77,7 @@ def test_rows_of_the_data_and_the_scan_combine_per_model_and_selection():
     # sigma eps(sigma) reaches 30 events between the two injections (111 fb x 0.1 = 11, 222 x 0.3 = 67)
     assert sigma_100 < cathode.observed.sigma_fb < 2 * sigma_100
     assert cathode.expected[0].sigma_fb < cathode.expected[2].sigma_fb < cathode.expected[4].sigma_fb
-    assert "| w | qq | sr3300_3700 | cathode | 0.1 |" in limits_table(limits, failed)
+    assert "| w | qq | 4 | sr3300_3700 | cathode | 0.1 |" in limits_table(limits, failed)  # 0.004 pb = 4 fb
 
 
 def test_a_failed_run_without_injection_is_reported_not_scanned():
@@ -86,3 +86,18 @@ def test_a_failed_run_without_injection_is_reported_not_scanned():
     limits, failed = scan_limits(rows, cutflows={"w": CUTFLOW}, info={"w": {}})
     assert not limits
     assert failed[0]["status"] == "failed: the run without injection: failed: 3 events above the quantile"
+
+
+def test_each_model_is_limited_in_the_window_of_its_mass():
+    """The run without injection has rows in every window; a 3.9 TeV model's limit comes from
+    3.7-4.1 TeV, not from whichever window was read last."""
+    rows = [{**_row("inclusive", 0, eps), "window": window, "limit_obs_events": n}
+            for window, eps, n in (("sr3700_4100", 0.2, 30.0), ("sr3300_3700", 0.1, 90.0))]
+    limits, _ = scan_limits(rows, cutflows={"w": CUTFLOW}, info={"w": {"m_resonance": 3900.0}})
+    assert [(lim.window, lim.observed.sigma_fb) for lim in limits] == [("sr3700_4100", pytest.approx(150.0))]
+
+
+def test_a_crossing_below_the_smallest_injection_is_marked():
+    points = [ScanPoint(0.0, 0.01), ScanPoint(10.0, 0.5)]
+    crossing = excluded_cross_section(points, limit_events=1.0, luminosity_fb=1.0)
+    assert 0 < crossing.sigma_fb < 10.0 and crossing.note == "below the smallest injection"

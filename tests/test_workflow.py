@@ -410,17 +410,22 @@ def test_toys_repeat_the_whole_chain_on_disjoint_background(finished_run, tmp_pa
         assert _caption_opening(caption) in html, caption.name
 
 
-def test_an_injection_scan_sets_case_limits(finished_run, tmp_path):
+def test_an_injection_scan_sets_case_limits_with_signal_systematics(finished_run, tmp_path):
     """CASE's procedure at tiny scale: the signal injected at two sizes into the background of
     the run without injection, the search rerun in its window, and the excluded cross section
-    where the injected signal would be excluded; the inclusive selection's is its ordinary limit."""
+    where the injected signal would be excluded; the inclusive selection's is its ordinary limit.
+    Beside it the signal's jet energy scale +-5 % by reprocessing the same generated events,
+    and a luminosity uncertainty, in the pyhf model of the run without injection."""
     workdir, config = finished_run
     run = tmp_path / "scan"
     shutil.copytree(workdir, run, symlinks=True)  # the finished run's skims are reused
     model = "wprime_3500_500_100"
     scan_config = {**config, "search": {**config["search"], "injections": [0], "n_folds": 2, "methods": ["cathode"]},
                    "bumphunt": {"methods": ["cathode"], "signal_models": [model],
-                                "injection_limits": {"injections": [100, 200]}},
+                                "injection_limits": {"injections": [100, 200]}, "luminosity_uncertainty": 0.016,
+                                "signal_systematics": {"jes": {
+                                    "up": {"calo_energy_scale": 1.05, "track_pt_scale": 1.05},
+                                    "down": {"calo_energy_scale": 0.95, "track_pt_scale": 0.95}}}},
                    "unfold": {"enabled": False}}
     result = _snakemake(run, scan_config, "results/limits/summary.json")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -453,6 +458,23 @@ def test_an_injection_scan_sets_case_limits(finished_run, tmp_path):
     html = _report_html(run, "results/limits/summary.json")
     for caption in sorted((ROOT / "workflow" / "report").glob("injection_limits*.rst")):
         assert _caption_opening(caption) in html, caption.name
+    # the same events reprocessed: m_jj moves with the scale, event for event about 5 %
+    nominal = pd.read_parquet(run / f"results/skim/{model}.parquet").mjj.median()
+    for variation, (low, high) in (("jes_up", (1.03, 1.07)), ("jes_down", (0.93, 0.97))):
+        varied = pd.read_parquet(run / f"results/skim/{model}__{variation}.parquet").mjj.median()
+        assert low < varied / nominal < high, (variation, varied / nominal)
+    rows = json.loads((run / "results/bumphunt/inj0/sr3300_3700/cathode.json").read_text())["rows"]
+    ok = [r for r in rows if r["status"] == "ok" and r["template"] == "selected"]
+    assert ok, [r["status"] for r in rows]
+    for r in ok:
+        up, down = r["signal_systematics"]["jes"]
+        assert up != down, r["signal_systematics"]
+        spec = json.loads((run / f"results/bumphunt/inj0/sr3300_3700/workspaces/cathode/eff{r['efficiency']}_{model}"
+                                 ".json").read_text())
+        modifiers = {m["name"]: m["type"] for m in spec["channels"][0]["samples"][0]["modifiers"]}
+        assert modifiers == {"mu": "normfactor", "signal_jes": "histosys", "luminosity": "normsys"}
+    scan_rows = json.loads((run / f"results/bumphunt/inj100-{model}/sr3300_3700/cathode.json").read_text())["rows"]
+    assert all("signal_systematics" not in r for r in scan_rows)  # the injected model: not applied
 
 
 def test_a_black_box_runs_blind_to_limits_in_events(finished_run, tmp_path):

@@ -231,6 +231,7 @@ def _check_bumphunt(config: dict[str, Any]) -> None:
                                      "other than search.background (a second background simulation)")
     _check_selection_bias(bumphunt, config["search"]["efficiencies"])
     _check_injection_limits(config)
+    _check_signal_systematics(config)
     fit = bumphunt["fit"]
     if fit["min_params"] > fit["max_params"]:
         raise BumpfoldInputError("config key 'bumphunt.fit': min_params must not exceed max_params")
@@ -242,6 +243,20 @@ def _check_bumphunt(config: dict[str, Any]) -> None:
             raise BumpfoldInputError(
                 f"config key 'bumphunt.bin_width': {width:g} GeV bins from {low:g} GeV do not have an edge at "
                 f"{edge:g} GeV (the m_jj range and every window edge must be bin edges)")
+
+
+def _check_signal_systematics(config: dict[str, Any]) -> None:
+    """Each variation names detector parameters (generation.detector's keys) with valid values."""
+    detector_schema = _schema()["properties"]["generation"]["properties"]["detector"]
+    for name, pair in config["bumphunt"]["signal_systematics"].items():
+        for direction, params in pair.items():
+            key = f"config key 'bumphunt.signal_systematics.{name}.{direction}"
+            try:  # the detector's own schema, so that a value out of range fails as it would there
+                jsonschema.validate({**config["generation"]["detector"], **params},
+                                    {**detector_schema, "default": None})
+            except jsonschema.ValidationError as err:
+                where = ".".join(map(str, err.absolute_path))
+                raise BumpfoldInputError(f"{key}{'.' + where if where else ''}': {err.message}") from None
 
 
 def _check_injection_limits(config: dict[str, Any]) -> None:

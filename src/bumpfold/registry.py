@@ -48,3 +48,9 @@ def method(name: str) -> Method:
         return METHODS[name]
     except KeyError:
         raise KeyError(f"unknown method {name!r} (known: {', '.join(METHODS)})") from None
+
+
+def variation_dataset(dataset: str, variation: str) -> str:
+    """The name of a signal dataset reprocessed through a varied detector
+    (``bumphunt.signal_systematics``): ``<dataset>__<systematic>_<up|down>``."""
+    return f"{dataset}__{variation}"

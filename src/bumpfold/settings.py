@@ -127,7 +127,9 @@ def bumphunt(section: dict[str, Any], search: dict[str, Any]) -> BumpHuntSetting
         selection_bias={sel: {str(e): float(f) for e, f in by_eff.items()}
                         for sel, by_eff in section["selection_bias"].items()},
         signal_models=tuple(section["signal_models"]),
-        data_fraction=search["split"]["data_fraction"], observed_data=search.get("data") is not None)
+        data_fraction=search["split"]["data_fraction"], observed_data=search.get("data") is not None,
+        signal_systematics=tuple(section.get("signal_systematics", {})),
+        luminosity_uncertainty=float(section.get("luminosity_uncertainty", 0.0)))
 
 
 def unfold(section: dict[str, Any]) -> UnfoldSettings:

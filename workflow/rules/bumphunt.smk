@@ -53,7 +53,7 @@ rule bumphunt_summary:
     benchmark:
         "benchmarks/bumphunt_summary/summary.tsv"
     params:
-        masses=signal_model_masses(),
+        models=signal_model_info(BUMPHUNT["signal_models"]) if BUMPHUNT_ON else {},
         sqrt_s=config["generation"]["sqrt_s"],
         observed=observed_search_data(),
     threads: 1

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from bumpfold.config import search_methods, validate_config
 from bumpfold.io.filelists import dataset_files as nanoaod_files, expand_pattern, is_remote, unique_files
-from bumpfold.registry import CLASSIFIER_METHODS, INCLUSIVE, METHODS
+from bumpfold.registry import CLASSIFIER_METHODS, INCLUSIVE, METHODS, variation_dataset
 from bumpfold.runs import RUN_PATTERN, Run, injection_scan_runs, parse_run, toy_runs
 from bumpfold.seeds import step_seed
 from bumpfold.regions import Window, window_for_mass, windows_from_config
@@ -22,6 +22,14 @@ TOYS = config["toys"]
 # whole-chain pseudo-experiments: runs "0_toy<k>" (and "<n>_toy<k>" with signal) of every step
 TOY_RUNS = toy_runs(TOYS["n_toys"], TOYS["injections"], TOYS["injected_toys"])
 WINDOWS = {w.name: w for w in windows_from_config(config["regions"])}
+# signal systematics: every bump-hunt signal model regenerated through each varied detector
+# with the nominal's Pythia events (its chunk seeds), as process and dataset "<name>__<variation>"
+VARIATIONS = {f"{name}_{d}": pair[d] for name, pair in BUMPHUNT["signal_systematics"].items()
+              for d in ("up", "down")} if BUMPHUNT_ON else {}
+VARIED_PROCESSES = {variation_dataset(DATASETS[m]["process"], v): (DATASETS[m]["process"], v)
+                    for m in BUMPHUNT["signal_models"] for v in VARIATIONS}
+DATASETS = {**DATASETS, **{variation_dataset(m, v): {**DATASETS[m], "process": variation_dataset(DATASETS[m]["process"], v)}
+                           for m in BUMPHUNT["signal_models"] for v in VARIATIONS}}
 # the limits' injection scans: runs "<n>-<model>" in the window of the model's mass only
 INJECTION_LIMITS = BUMPHUNT["injection_limits"]
 SCAN_RUNS = injection_scan_runs(INJECTION_LIMITS["injections"], INJECTION_LIMITS["signal_models"]) if BUMPHUNT_ON else []
@@ -48,8 +56,19 @@ def generation_settings():
     return {k: v for k, v in config["generation"].items() if k != "processes"}
 
 
+def nominal_process(process):
+    """The configured process a (possibly varied) process reprocesses."""
+    return VARIED_PROCESSES.get(process, (process, None))[0]
+
+
+def process_detector(wildcards):
+    """generation.detector, with a varied process's variation applied."""
+    variation = VARIED_PROCESSES.get(wildcards.process, (None, None))[1]
+    return {**config["generation"]["detector"], **VARIATIONS.get(variation, {})}
+
+
 def chunk_files(process):
-    n = PROCESSES[process]["chunks"]
+    n = PROCESSES[nominal_process(process)]["chunks"]
     return [f"results/samples/{process}/chunk{i}.root" for i in range(n)]
 
 
@@ -171,10 +190,19 @@ def range_score_inputs(wildcards):
             inputs["flow"] = f"{search_dir}/flow.pt"
         if BUMPHUNT["sculpting_alternative"] is not None:  # the sculpting correction's systematic
             inputs["alternative"] = f"results/skim/{BUMPHUNT['sculpting_alternative']}.parquet"
-    for model in run_signal_models(wildcards):
+    for model in range_signal_datasets(wildcards):
         inputs[f"signal_{model}"] = f"results/skim/{model}.parquet"
         inputs[f"cutflow_{model}"] = f"results/skim/{model}.cutflow.json"
     return inputs
+
+
+def range_signal_datasets(wildcards):
+    """The signal samples score_range scores: the run's models and their detector variations
+    (not the injected model's: its varied samples hold the injected events)."""
+    run = parse_run(wildcards.injection)
+    injected = injected_model(wildcards) if run.n_injected > 0 else None
+    return [d for m in run_signal_models(wildcards)
+            for d in [m, *(variation_dataset(m, v) for v in VARIATIONS if m != injected)]]
 
 
 def run_signal_models(wildcards):
@@ -219,13 +247,6 @@ def observed_luminosity():
     """The declared luminosity of observed collision data [fb^-1], for the control plot's
     label (None: simulation only, or none declared)."""
     return DATASETS[SEARCH["data"]].get("luminosity_fb") if observed_search_data() else None
-
-
-def signal_model_masses():
-    """Resonance mass of each signal model (validated to be a generated resonance)."""
-    if not BUMPHUNT_ON:
-        return {}
-    return {m: PROCESSES[DATASETS[m]["process"]]["m_resonance"] for m in BUMPHUNT["signal_models"]}
 
 
 def signal_model_info(models):

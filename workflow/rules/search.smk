@@ -253,7 +253,7 @@ rule score_range:
     params:
         features=SEARCH["features"],
         window=lambda wc: WINDOWS[wc.window],
-        signal_models=run_signal_models,
+        signal_models=range_signal_datasets,
         injected_model=injected_model,
         # the unseen background simulation is what the sculpting correction measures
         score_reference=BUMPHUNT["sculpting_correction"],

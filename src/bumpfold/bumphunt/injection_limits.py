@@ -32,11 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bumpfold.bumphunt.summary import headline_windows
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.io.atomic import atomic_path, write_json
 from bumpfold.registry import INCLUSIVE
 
 QUANTILES = ("-2", "-1", "median", "+1", "+2")
+BELOW_SMALLEST = "below the smallest injection"
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,10 @@ def excluded_cross_section(points: Sequence[ScanPoint], limit_events: float, lum
         return Crossing(target / eps) if eps > 0 else Crossing(None, "no selected signal in the window")
     for a, b in zip(points, points[1:], strict=False):
         if b.sigma_fb * b.window_efficiency >= target:
-            return Crossing(_root_in_segment(a, b, target))
+            # below the smallest injection eps is interpolated from the run without signal:
+            # where it jumps there, a smaller injection would pin the crossing down
+            note = BELOW_SMALLEST if a.sigma_fb == 0.0 else ""
+            return Crossing(_root_in_segment(a, b, target), note)
     top = points[-1].sigma_fb
     return Crossing(None, f"not excluded up to {top:.3g} fb (the largest injection)")
 
@@ -109,6 +114,12 @@ def injected_cross_section(n_injected: int, cutflow: dict[str, Any], luminosity_
     return n_injected * n_generated / (n_skimmed * luminosity_fb)
 
 
+def generator_cross_section(cutflow: dict[str, Any]) -> float | None:
+    """The model's generator sigma x B [fb] (its truncated line shape and forced decays)."""
+    sigma_pb = (cutflow.get("generator") or {}).get("cross_section_pb")
+    return None if sigma_pb is None else 1000.0 * float(sigma_pb)
+
+
 @dataclass
 class ModelLimits:
     """One (signal model, selection, efficiency): the scan and its excluded cross sections."""
@@ -136,8 +147,11 @@ def scan_limits(rows: list[dict], *, cutflows: dict[str, dict], info: dict[str, 
     window, to limits per (model, selection, efficiency); also the combinations that could
     not be scanned, each with its reason."""
     limits, failed = [], []
-    base_rows = {(r["signal_model"], r["selection"], r["efficiency"]): r for r in rows
-                 if r.get("injected_model") is None and r["injection"] == 0 and r.get("toy") is None}
+    data_rows = [r for r in rows if r.get("injected_model") is None and r["injection"] == 0 and r.get("toy") is None]
+    # each model in the window of its mass (the rows of the run without injection hold every window)
+    windows = headline_windows(data_rows, {m: i["m_resonance"] for m, i in info.items() if "m_resonance" in i})
+    base_rows = {(r["signal_model"], r["selection"], r["efficiency"]): r for r in data_rows
+                 if windows.get(r["signal_model"], r["window"]) == r["window"]}
     for key, base in sorted(base_rows.items()):
         model, selection, efficiency = key
         if model not in info:
@@ -158,7 +172,7 @@ def scan_limits(rows: list[dict], *, cutflows: dict[str, dict], info: dict[str, 
             model, selection, efficiency, base["window"], lumi, points,
             observed=excluded_cross_section(points, base["limit_obs_events"], lumi),
             expected=[excluded_cross_section(points, n, lumi) for n in base["limit_exp_events"]],
-            info=info[model]))
+            info={**info[model], "generator_sigma_fb": generator_cross_section(cutflows[model])}))
     return limits, failed
 
 
@@ -182,7 +196,9 @@ def read_rows(paths: Sequence[str | Path]) -> list[dict]:
 
 
 def _fmt(c: Crossing) -> str:
-    return "n/a" if c.sigma_fb is None else f"{c.sigma_fb:.3g}"
+    if c.sigma_fb is None:
+        return "n/a"
+    return f"{c.sigma_fb:.3g}" + ("*" if c.note == BELOW_SMALLEST else "")
 
 
 def limits_table(limits: list[ModelLimits], failed: list[dict]) -> str:
@@ -190,21 +206,29 @@ def limits_table(limits: list[ModelLimits], failed: list[dict]) -> str:
     lines = ["# Limits from injection scans (CASE's procedure)", "",
              "Each signal model injected into the data at each scanned cross section, the search rerun in the "
              "model's window; the excluded sigma x B is where the injected signal would be excluded "
-             "(docs/statistics.md). Expected: median [-1 sigma, +1 sigma]. Selected signal in the window per "
-             "generated event at each injected sigma x B in the last column.", "",
-             "| signal model | topology | window | selection | efficiency | observed [fb] | expected [fb] "
-             "| eps(sigma [fb]) |", "|---|---|---|---|---|---|---|---|"]
+             "(docs/statistics.md). Expected: median [-1 sigma, +1 sigma]. Generator: the model's sigma x B "
+             "from Pythia (line shape truncated to 0.75-1.25 of the pole mass, forced decays). Selected signal "
+             "in the window per generated event at each injected sigma x B in the last column. *: the crossing "
+             "lies between the run without injection and the smallest injection, where eps is interpolated.", "",
+             "| signal model | topology | generator [fb] | window | selection | efficiency | observed [fb] "
+             "| expected [fb] | eps(sigma [fb]) |", "|---|---|---|---|---|---|---|---|---|"]
     for lim in sorted(limits, key=lambda x: (x.info.get("m_resonance", 0), x.signal_model, x.selection,
                                              -float(x.efficiency))):
         e = lim.expected
         scan = ", ".join(f"{p.window_efficiency:.3g} ({p.sigma_fb:.3g})" for p in lim.points)
         observed = _fmt(lim.observed) if lim.observed.sigma_fb is not None else lim.observed.note
         expected = (f"{_fmt(e[2])} [{_fmt(e[1])}, {_fmt(e[3])}]" if e[2].sigma_fb is not None else e[2].note)
-        lines.append(f"| {lim.signal_model} | {lim.info.get('topology', '')} | {lim.window} | {lim.selection} "
+        generator = lim.info.get("generator_sigma_fb")
+        lines.append(f"| {lim.signal_model} | {lim.info.get('topology', '')} "
+                     f"| {'n/a' if generator is None else f'{generator:.3g}'} | {lim.window} | {lim.selection} "
                      f"| {lim.efficiency} | {observed} | {expected} | {scan} |")
+    by_reason: dict[str, list[str]] = {}
     for f in failed:
-        lines.append(f"| {f['signal_model']} | | {f['window']} | {f['selection']} | {f['efficiency']} "
-                     f"| {f['status']} | | |")
+        by_reason.setdefault(f["status"], []).append(f"{f['signal_model']} {f['selection']} {f['efficiency']}")
+    if by_reason:
+        lines += ["", "Not scanned:"]
+        lines += [f"- {len(which)} x {reason} ({', '.join(which[:3])}{', ...' if len(which) > 3 else ''})"
+                  for reason, which in sorted(by_reason.items())]
     return "\n".join(lines) + "\n"
 
 

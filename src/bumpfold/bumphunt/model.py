@@ -4,7 +4,9 @@ Channel: the m_jj bins of the signal window. Samples:
 * ``signal``: the selected signal template for a cross section x branching ratio of 1 fb,
   so the POI ``mu`` *is* sigma x B in fb (its MC statistical uncertainty is left out: the
   analysis asks for >= ``min_signal_mc`` template events, and per-bin gammas would double
-  the fit time);
+  the fit time); with ``bumphunt.signal_systematics`` one ``histosys`` per detector
+  variation (the signal reprocessed and selected again), with
+  ``bumphunt.luminosity_uncertainty`` a ``normsys``;
 * ``background``: the dijet fit to the bins outside the window, with one ``histosys`` per
   eigenvector of the fit covariance (constrained to N(0, 1): the sideband data enter
   once, through the fit, and not again through the likelihood), and with
@@ -49,6 +51,11 @@ class WindowCounts:
     # the selection's excess background efficiency inside the window, relative (already in
     # ``background``); its uncertainty, a log-normal of this width (bumphunt.selection_bias)
     selection_bias: float = 0.0
+    # the signal's detector systematics: (name, up, down) templates for sigma x B = 1 fb, the
+    # model reprocessed through varied detectors (bumphunt.signal_systematics)
+    signal_variations: list[tuple[str, NDArray[np.float64], NDArray[np.float64]]] = field(default_factory=list)
+    # relative uncertainty of the signal's normalisation: the luminosity's
+    signal_norm_uncertainty: float = 0.0
 
 
 def _linear_mu_estimate(c: WindowCounts) -> float:
@@ -87,8 +94,7 @@ def workspace_spec(c: WindowCounts) -> dict:
                               "data": {"hi": float(np.exp(u)), "lo": float(np.exp(-u))}})
     spec = {
         "channels": [{"name": "window", "samples": [
-            {"name": "signal", "data": c.signal.tolist(), "modifiers": [
-                {"name": "mu", "type": "normfactor", "data": None}]},
+            {"name": "signal", "data": c.signal.tolist(), "modifiers": _signal_modifiers(c)},
             {"name": "background", "data": c.background.tolist(), "modifiers": bkg_modifiers}]}],
         "observations": [{"name": "window", "data": c.data.tolist()}],
         # mu starts at its linearised estimate: from the default start (1) scipy's optimiser
@@ -102,6 +108,20 @@ def workspace_spec(c: WindowCounts) -> dict:
     except Exception as exc:
         raise BumpfoldInputError(f"{c.name}: the pyhf workspace fails validation ({exc})") from exc
     return spec
+
+
+def _signal_modifiers(c: WindowCounts) -> list[dict]:
+    """mu, and each detector systematic as a histosys (its own shape and normalisation), the
+    luminosity as a log-normal normsys; all N(0, 1) constrained."""
+    modifiers: list[dict] = [{"name": "mu", "type": "normfactor", "data": None}]
+    for name, up, down in c.signal_variations:
+        modifiers.append({"name": f"signal_{name}", "type": "histosys",
+                          "data": {"hi_data": np.maximum(up, 0.0).tolist(), "lo_data": np.maximum(down, 0.0).tolist()}})
+    if c.signal_norm_uncertainty > 0:
+        u = c.signal_norm_uncertainty
+        modifiers.append({"name": "luminosity", "type": "normsys",
+                          "data": {"hi": float(np.exp(u)), "lo": float(np.exp(-u))}})
+    return modifiers
 
 
 @dataclass

@@ -31,7 +31,7 @@ import json
 import logging
 import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ from bumpfold.bumphunt.thresholds import FixedThreshold, Threshold, fit_quantile
 from bumpfold.errors import BumpfoldInputError, required_path
 from bumpfold.io.atomic import write_json
 from bumpfold.regions import Window
-from bumpfold.registry import INCLUSIVE, RANGE_ALTERNATIVE, RANGE_DATA, RANGE_REFERENCE
+from bumpfold.registry import INCLUSIVE, RANGE_ALTERNATIVE, RANGE_DATA, RANGE_REFERENCE, variation_dataset
 from bumpfold.runs import Run
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,13 @@ def _window_counts(name: str, counts: NDArray, fit: DijetFit, edges: NDArray, wi
                         selection_bias=bias_fraction)
 
 
+def _selected_per_fb(sample: SignalSample, threshold: Threshold, binning: Binning, lumi_fb: float) -> NDArray:
+    """A (varied) signal sample's selected m_jj histogram for sigma x B = 1 fb."""
+    mjj = sample.table.mjj.to_numpy()
+    keep = sample.table.score.to_numpy() >= threshold(mjj)
+    return binning.histogram(mjj[keep]) * lumi_fb / sample.n_generated
+
+
 def _sculpting(reference: pd.DataFrame, threshold: Threshold, binning: Binning, in_window: NDArray[np.bool_], *,
                sqrt_s: float, n_params: int, name: str) -> Sculpting:
     mjj = reference.mjj.to_numpy()
@@ -111,7 +118,9 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
          *, window: Window, binning: Binning, lumi_fb: float | None, fit: FitSettings, sqrt_s: float, cl: float,
          min_signal_mc: int, label: str, reference: pd.DataFrame | None = None, quantile_degree: int | None = None,
          spurious_fraction: float = 0.0, alternative: pd.DataFrame | None = None,
-         selection_bias: dict[str, float] | None = None) -> tuple[list[dict], dict[str, dict], dict]:
+         selection_bias: dict[str, float] | None = None,
+         systematics: dict[str, dict[str, tuple[SignalSample, SignalSample]]] | None = None,
+         lumi_uncertainty: float = 0.0) -> tuple[list[dict], dict[str, dict], dict]:
     """Every (efficiency, signal model) of one window and selection: result rows, pyhf
     workspaces by name, and the spectra for the plot. ``cuts``: efficiency -> the fixed
     score cut; with ``quantile_degree`` the threshold is instead fitted to keep that
@@ -122,7 +131,9 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
     function's bias in the window as a fraction of its background, a signal-shaped nuisance
     in the model; ``selection_bias`` (efficiency -> fraction): the selection's excess
     background efficiency inside the window, corrected for with a 100 % uncertainty. Without a luminosity
-    (``lumi_fb`` None) the limits are in signal events only."""
+    (``lumi_fb`` None) the limits are in signal events only. ``systematics`` (model -> name ->
+    (up, down) samples: the model reprocessed through varied detectors, scored like it) and
+    ``lumi_uncertainty`` add signal modifiers where the limits are in fb."""
     edges = binning.edges
     in_window = binning.window_mask(window.low, window.high, f"window {window.name}")
     rows: list[dict[str, Any]] = []
@@ -193,16 +204,27 @@ def hunt(data: pd.DataFrame, cuts: dict[str, float], signals: dict[str, tuple[Si
                                  f"in the window, selected or not (< bumphunt.min_signal_mc = {min_signal_mc}): "
                                  "no template"})
                     continue
+            signal_variations: list[tuple[str, NDArray, NDArray]] = []
             if lumi_fb is None or template != "selected":  # one signal event in the window: mu in events
                 per_unit, events_per_fb = mc / float(mc[in_window].sum()), None
-            else:  # events for sigma x B = 1 fb
+            else:  # events for sigma x B = 1 fb; the detector variations selected by the same threshold
                 per_unit = mc * lumi_fb / sample.n_generated
                 events_per_fb = float(per_unit[in_window].sum())
+                for syst, (up, down) in (systematics or {}).get(model, {}).items():
+                    signal_variations.append((syst, _selected_per_fb(up, threshold, binning, lumi_fb)[in_window],
+                                              _selected_per_fb(down, threshold, binning, lumi_fb)[in_window]))
+                if signal_variations:  # each variation's selected signal in the window, relative to the nominal's
+                    row["signal_systematics"] = {syst: [float(u.sum()) / events_per_fb - 1,
+                                                        float(d.sum()) / events_per_fb - 1]
+                                                 for syst, u, d in signal_variations}
             row.update(signal_events_per_fb=events_per_fb, template=template)
             try:
-                spec, result = infer(_window_counts(f"{name}, {model}", counts, bkg_fit, edges, in_window, per_unit,
-                                                    correction, sculpting, spurious_fraction,
-                                                    (selection_bias or {}).get(str(eff), 0.0)), cl=cl)
+                window_counts = replace(
+                    _window_counts(f"{name}, {model}", counts, bkg_fit, edges, in_window, per_unit, correction,
+                                   sculpting, spurious_fraction, (selection_bias or {}).get(str(eff), 0.0)),
+                    signal_variations=signal_variations,
+                    signal_norm_uncertainty=lumi_uncertainty if events_per_fb is not None else 0.0)
+                spec, result = infer(window_counts, cl=cl)
             except BumpfoldInputError as exc:  # e.g. a fit that predicts no background in the window
                 log.warning("%s", exc)
                 rows.append({**row, "status": f"failed: {exc}"})
@@ -231,6 +253,12 @@ def write_workspaces(workspaces: dict[str, dict], directory: str | Path) -> None
         tmp.rename(final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _variation(ranged: pd.DataFrame, model: str, systematic: str, direction: str) -> SignalSample:
+    """A signal model reprocessed through the up or down detector of a systematic, as scored."""
+    name = variation_dataset(model, f"{systematic}_{direction}")
+    return signal_samples(ranged, [name])[name]
 
 
 def signal_samples(ranged: pd.DataFrame, names: Iterable[str]) -> dict[str, SignalSample]:
@@ -272,12 +300,20 @@ def run_window(*, range_scores: str | Path, thresholds: str | Path | None, backg
                                          f"{bumphunt.sculpting_alternative!r} (range scores of another config?)")
     samples = signal_samples(ranged, bumphunt.signal_models)
     signals = {name: (s, s.table.score.to_numpy()) for name, s in samples.items()}
+    # the injected model's varied samples hold the injected events, which its classifiers
+    # trained on: score_range leaves them out, and its rows carry no detector systematics
+    present = set(ranged["sample"].unique())
+    systematics = {model: {syst: (_variation(ranged, model, syst, "up"), _variation(ranged, model, syst, "down"))
+                           for syst in bumphunt.signal_systematics}
+                   for model in samples if all(variation_dataset(model, f"{syst}_{d}") in present
+                                               for syst in bumphunt.signal_systematics for d in ("up", "down"))}
     rows, specs, spectra = hunt(data, cuts, signals, window=window, binning=binning, lumi_fb=lumi,
                                 fit=bumphunt.fit, sqrt_s=sqrt_s, cl=bumphunt.cl, min_signal_mc=bumphunt.min_signal_mc,
                                 label=selection, reference=reference,
                                 quantile_degree=None if selection == INCLUSIVE or bumphunt.threshold == "fixed"
                                 else bumphunt.quantile_degree, spurious_fraction=bumphunt.spurious_signal,
-                                alternative=alternative, selection_bias=bumphunt.selection_bias.get(selection))
+                                alternative=alternative, selection_bias=bumphunt.selection_bias.get(selection),
+                                systematics=systematics, lumi_uncertainty=bumphunt.luminosity_uncertainty)
     for row in rows:
         row.update(injection=run.n_injected, toy=run.toy, injected_model=run.signal, luminosity_fb=lumi)
         if note is not None:

@@ -39,6 +39,9 @@ class BumpHuntSettings:
     signal_models: tuple[str, ...]
     data_fraction: float  # the pseudo-data's share of the background sample (search.split)
     observed_data: bool  # search.data is set: collision data, not pseudo-data
+    # names of the signal's detector systematics: each model's "<model>__<name>_up|down" samples
+    signal_systematics: tuple[str, ...] = ()
+    luminosity_uncertainty: float = 0.0  # relative, on the signal where limits are in fb
 
     def __post_init__(self) -> None:
         if self.threshold not in THRESHOLD_KINDS:

@@ -15,7 +15,15 @@ from bumpfold.io.atomic import atomic_path, write_json
 from bumpfold.regions import Window, window_for_mass
 
 
-def _headline_windows(rows: list[dict], masses: dict[str, float]) -> dict[str, str]:
+def scenario_family(info: dict) -> str:
+    """A signal scenario's topology and daughter masses: scenarios that differ only in the
+    resonance mass share it (one curve of a limits-vs-mass figure)."""
+    masses = f"m_X {info.get('m_x', 0):g}" + ("" if info.get("topology") == "tb" else f", m_Y {info.get('m_y', 0):g}")
+    return f"{info.get('topology', '?')} ({masses} GeV)"
+
+
+def headline_windows(rows: list[dict], masses: dict[str, float]) -> dict[str, str]:
+    """Each model's headline window among the rows' windows: the one holding its mass."""
     windows = [Window(*_window_edges(name), 0.0, math.inf) for name in {r["window"] for r in rows}]
     best = {model: window_for_mass(windows, mass) for model, mass in masses.items()}
     return {model: w.name for model, w in best.items() if w is not None}
@@ -26,14 +34,17 @@ def _window_edges(name: str) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def summarize(result_files: list[str | Path], masses: dict[str, float], *, output: str | Path,
+def summarize(result_files: list[str | Path], models: dict[str, dict], *, output: str | Path,
               table: str | Path) -> list[dict]:
+    """Every row of the result files, with its window centre, its signal model's mass and
+    family (``models``: model -> topology and masses) and whether it is the model's headline."""
     rows = [row for path in result_files for row in json.loads(Path(path).read_text())["rows"]]
-    headline = _headline_windows(rows, masses)
+    headline = headline_windows(rows, {model: info["m_resonance"] for model, info in models.items()})
     for r in rows:
         low, high = _window_edges(r["window"])
         r["window_centre"] = 0.5 * (low + high)
-        r["resonance_mass"] = masses[r["signal_model"]]
+        r["resonance_mass"] = models[r["signal_model"]]["m_resonance"]
+        r["family"] = scenario_family(models[r["signal_model"]])
         r["headline"] = headline.get(r["signal_model"]) == r["window"]
     failed = [r for r in rows if r["status"] != "ok"]
     write_json({"rows": rows, "n_failed": len(failed)}, output)

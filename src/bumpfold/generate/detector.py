@@ -19,6 +19,13 @@ defaults close to CMS in Run 2):
 Tracks and cells together are the reco-level candidates the jets are built from, so reco
 jets lose tracking inefficiency, gain calorimeter granularity and resolution, and have
 fewer constituents than particle-level jets, as a detector makes them.
+
+Calibration parameters (1 and 0 by default; the signal systematics vary them, reprocessing
+the same generated events): ``calo_energy_scale`` and ``track_pt_scale`` scale every
+measured cell energy (before its threshold) and track pT, moving jet pT and mass together
+(jet energy scale); ``jet_mass_scale`` and ``jet_mass_resolution`` scale and smear (relative
+Gaussian width) the reco jets' mass and soft-drop mass alone
+(:func:`bumpfold.generate.production`).
 """
 
 from __future__ import annotations
@@ -49,6 +56,10 @@ class DetectorModel:
     hcal_stochastic: float = 1.0
     hcal_constant: float = 0.05
     hcal_threshold: float = 1.0
+    calo_energy_scale: float = 1.0
+    track_pt_scale: float = 1.0
+    jet_mass_scale: float = 1.0
+    jet_mass_resolution: float = 0.0
 
 
 def simulate(particles: FinalState, model: DetectorModel, rng: np.random.Generator) -> Particles:
@@ -67,9 +78,9 @@ def simulate(particles: FinalState, model: DetectorModel, rng: np.random.Generat
     to_calo = ~tracked & (np.abs(eta) < model.calo_eta_max)
     is_em = np.isin(np.abs(particles.pdg_id), _ECAL_IDS)
     ecal = _cells(event, eta, phi, particles.e, to_calo & is_em, n_events, model.ecal_cell,
-                  model.ecal_stochastic, model.ecal_constant, model.ecal_threshold, rng)
+                  model.ecal_stochastic, model.ecal_constant, model.ecal_threshold, rng, model.calo_energy_scale)
     hcal = _cells(event, eta, phi, particles.e, to_calo & ~is_em, n_events, model.hcal_cell,
-                  model.hcal_stochastic, model.hcal_constant, model.hcal_threshold, rng)
+                  model.hcal_stochastic, model.hcal_constant, model.hcal_threshold, rng, model.calo_energy_scale)
 
     parts = [(event[tracked], tracks), ecal, hcal]
     ev = np.concatenate([p[0] for p in parts])
@@ -89,12 +100,12 @@ def _p4(pt, eta, phi, mass):
 
 def _tracks(pt, eta, phi, model: DetectorModel, rng: np.random.Generator):
     sigma = np.hypot(model.track_res_const, model.track_res_slope * pt)
-    smeared = pt * np.abs(1.0 + sigma * rng.standard_normal(len(pt)))
+    smeared = pt * np.abs(1.0 + sigma * rng.standard_normal(len(pt))) * model.track_pt_scale
     return _p4(smeared, eta, phi, PION_MASS)
 
 
-def _cells(event, eta, phi, energy, mask, n_events, cell, stochastic, constant, threshold, rng):
-    """Sum energies per (event, eta cell, phi cell), smear, threshold; massless at the centre."""
+def _cells(event, eta, phi, energy, mask, n_events, cell, stochastic, constant, threshold, rng, scale=1.0):
+    """Sum energies per (event, eta cell, phi cell), smear, scale, threshold; massless at the centre."""
     n_phi = int(np.ceil(2 * np.pi / cell))
     i_eta = np.floor(eta[mask] / cell).astype(np.int64)
     i_phi = np.floor((phi[mask] + np.pi) / (2 * np.pi) * n_phi).astype(np.int64) % n_phi
@@ -103,7 +114,7 @@ def _cells(event, eta, phi, energy, mask, n_events, cell, stochastic, constant, 
     cells, inverse = np.unique(key, return_inverse=True)
     e_true = np.bincount(inverse, weights=energy[mask], minlength=len(cells))
     sigma = np.sqrt(stochastic**2 * e_true + (constant * e_true) ** 2)
-    e_meas = e_true + sigma * rng.standard_normal(len(cells))
+    e_meas = (e_true + sigma * rng.standard_normal(len(cells))) * scale
     keep = e_meas > threshold
     cells, e_meas = cells[keep], e_meas[keep]
     cell_event = cells // (eta_span * n_phi)

@@ -129,10 +129,26 @@ def _process_batch(generator: PythiaGenerator, n: int, rng: np.random.Generator,
     lead = config.leading_jet_pt_min
     passes = (gen.leading_pt() > lead) | (reco.leading_pt() > lead)
     gen_jets = with_substructure(gen, passes, config.jets)
-    reco_jets = with_substructure(reco, passes, config.jets)
+    reco_jets = _calibrated_mass(with_substructure(reco, passes, config.jets), config.detector, rng)
     reco_jets = ak.with_field(reco_jets, match_index(reco_jets, gen_jets, config.match_dr), "genJetAK8Idx")
     return {"FatJet": reco_jets, "GenJetAK8": gen_jets,
             "Generator_binvar": pthat_of(events)[passes].astype(np.float32)}, particles.n_events
+
+
+def _calibrated_mass(jets: ak.Array, detector: DetectorModel, rng: np.random.Generator) -> ak.Array:
+    """The detector's jet mass scale and extra relative smearing on the reco jets' mass and
+    soft-drop mass (pT, angles and N-subjettiness untouched); nothing drawn without smearing,
+    so the nominal detector's random sequence stays as it was."""
+    if detector.jet_mass_scale == 1.0 and detector.jet_mass_resolution == 0.0:
+        return jets
+    counts = ak.num(jets)
+    factor = np.full(int(ak.sum(counts)), detector.jet_mass_scale)
+    if detector.jet_mass_resolution > 0:
+        factor = factor * np.maximum(1.0 + detector.jet_mass_resolution * rng.standard_normal(len(factor)), 0.0)
+    per_jet = ak.unflatten(factor, counts)
+    for name in ("mass", "msoftdrop"):
+        jets = ak.with_field(jets, jets[name] * per_jet, name)
+    return jets
 
 
 def _write(output, events, spec: ProcessSpec, process_id: int, chunk: int,

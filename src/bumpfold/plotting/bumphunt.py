@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from bumpfold.bumphunt.spectrum import Binning
+from bumpfold.bumphunt.summary import scenario_family
 from bumpfold.plotting.common import MARKERS, experiment_label, line_style, new_figure, panel_row, save_figure
 from bumpfold.regions import Window
 
@@ -78,7 +79,9 @@ def plot_limits(rows: list[dict], output: str | Path, *, sqrt_s: float, luminosi
                 observed: bool) -> None:
     """95% CL limit on sigma x B vs. resonance mass (Brazil band): a row of panels per
     injection, a column per (selection, efficiency); in signal events in the window where the
-    data's luminosity is unknown. Labelled as :func:`plot_window_spectra`."""
+    data's luminosity is unknown. Rows with a ``family`` (topology and daughter masses) of
+    several kinds: a curve per family with its +-1 sigma band. Labelled as
+    :func:`plot_window_spectra`."""
     unit = "fb" if all(r.get("limit_exp_fb") is not None for r in rows) else "events"
     rows = [{**r, "limit_exp": r[f"limit_exp_{unit}"], "limit_obs": r[f"limit_obs_{unit}"]} for r in rows]
     selections = sorted({(r["selection"], r["efficiency"]) for r in rows})
@@ -92,13 +95,23 @@ def plot_limits(rows: list[dict], output: str | Path, *, sqrt_s: float, luminosi
             if not pts:
                 ax.set_axis_off()
                 continue
-            m = np.array([mass for mass, _ in pts])
-            exp = np.array([rows[i]["limit_exp"] for _, i in pts])
-            obs = np.array([rows[i]["limit_obs"] for _, i in pts])
-            ax.fill_between(m, exp[:, 0], exp[:, 4], color="gold", label=r"expected $\pm 2\sigma$")
-            ax.fill_between(m, exp[:, 1], exp[:, 3], color="limegreen", label=r"expected $\pm 1\sigma$")
-            ax.plot(m, exp[:, 2], "k--", label="expected")
-            ax.plot(m, obs, "ko-", label="observed")
+            families = sorted({rows[i].get("family", "") for _, i in pts})
+            for k, family in enumerate(families):
+                mine = [(mass, i) for mass, i in pts if rows[i].get("family", "") == family]
+                m = np.array([mass for mass, _ in mine])
+                exp = np.array([rows[i]["limit_exp"] for _, i in mine])
+                obs = np.array([rows[i]["limit_obs"] for _, i in mine])
+                if len(families) == 1:  # one topology: the usual Brazil band
+                    ax.fill_between(m, exp[:, 0], exp[:, 4], color="gold", label=r"expected $\pm 2\sigma$")
+                    ax.fill_between(m, exp[:, 1], exp[:, 3], color="limegreen", label=r"expected $\pm 1\sigma$")
+                    ax.plot(m, exp[:, 2], "k--", label="expected")
+                    ax.plot(m, obs, "ko-", label="observed")
+                    continue
+                style = line_style(k)  # several topologies: a colour each, +-1 sigma shaded
+                ax.fill_between(m, exp[:, 1], exp[:, 3], color=style["color"], alpha=0.2, lw=0)
+                ax.plot(m, exp[:, 2], ls="--", color=style["color"])
+                ax.plot(m, obs, ls="-", marker=style["marker"], color=style["color"],
+                        label=f"{family}: observed (solid), expected (dashed)")
             ylabel = (r"95% CL limit on $\sigma \times B$ [fb]" if unit == "fb"
                       else "95% CL limit [signal events in the window]")
             ax.set(xlabel="resonance mass [GeV]", ylabel=ylabel, yscale="log")
@@ -108,26 +121,19 @@ def plot_limits(rows: list[dict], output: str | Path, *, sqrt_s: float, luminosi
     save_figure(fig, output)
 
 
-def _family(lim) -> str:
-    """Scenarios that differ only in the resonance mass: one curve."""
-    i = lim.info
-    masses = f"m_X {i.get('m_x', 0):g}" + ("" if i.get("topology") == "tb" else f", m_Y {i.get('m_y', 0):g}")
-    return f"{i.get('topology', '?')} ({masses} GeV)"
-
-
 def plot_scan_limits(limits: list, output: str | Path, *, sqrt_s: float, observed: bool) -> None:
     """Excluded sigma x B from the injection scans (bumpfold.bumphunt.injection_limits) vs.
     resonance mass: a panel per (selection, efficiency), a colour per topology and daughter
     masses; expected median (dashed) with its +-1 sigma band, observed (solid). A scenario
     not excluded within its scan is drawn as an upward triangle at its largest injection."""
     selections = sorted({(lim.selection, lim.efficiency) for lim in limits})
-    families = sorted({_family(lim) for lim in limits})
+    families = sorted({scenario_family(lim.info) for lim in limits})
     fig, axes = panel_row(max(len(selections), 1), width=9)
     for ax, (selection, eff) in zip(axes, selections):
         for k, family in enumerate(families):
             style = line_style(k)
             pts = sorted((lim.info.get("m_resonance", 0.0), lim) for lim in limits
-                         if (lim.selection, lim.efficiency) == (selection, eff) and _family(lim) == family)
+                         if (lim.selection, lim.efficiency) == (selection, eff) and scenario_family(lim.info) == family)
             if not pts:
                 continue
             m = np.array([mass for mass, _ in pts])
