@@ -101,3 +101,15 @@ def test_a_crossing_below_the_smallest_injection_is_marked():
     points = [ScanPoint(0.0, 0.01), ScanPoint(10.0, 0.5)]
     crossing = excluded_cross_section(points, limit_events=1.0, luminosity_fb=1.0)
     assert 0 < crossing.sigma_fb < 10.0 and crossing.note == "below the smallest injection"
+
+
+def test_the_summary_page_holds_the_scans_limits_table(tmp_path):
+    """The headline page takes the scan's table one level down, without its provenance footer."""
+    from bumpfold.headline import write_summary
+
+    limits, failed = scan_limits([_row("inclusive", 0, 0.2)], cutflows={"w": CUTFLOW}, info={"w": {"topology": "qq"}})
+    table = tmp_path / "limits.md"
+    table.write_text(limits_table(limits, failed) + "\n<!-- provenance: x -->\n")
+    record = {"seed": 1, "git_commit": "abc", "config_sha256": "0", "python": "3", "packages": {}}
+    page = write_summary(output=tmp_path / "summary.md", record=record, limits=table)
+    assert "\n## Limits from injection scans" in page and page.count("<!-- provenance:") == 1
