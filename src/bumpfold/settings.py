@@ -12,8 +12,8 @@ from bumpfold.ml.settings import AutoencoderSettings, ClassifierSettings, FlowSe
 
 if TYPE_CHECKING:
     from bumpfold.bumphunt.settings import BumpHuntSettings
+    from bumpfold.generate.process import ProcessSpec
     from bumpfold.generate.production import ProductionConfig
-    from bumpfold.generate.pythia import ProcessSpec
     from bumpfold.quality import DataQuality
     from bumpfold.search.settings import SearchSettings
     from bumpfold.skim import Selection
@@ -42,7 +42,7 @@ def production_config(generation: dict[str, Any]) -> ProductionConfig:
 
 def process_spec(name: str, process: dict[str, Any]) -> ProcessSpec:
     """From one entry of ``generation.processes``."""
-    from bumpfold.generate.pythia import ProcessSpec
+    from bumpfold.generate.process import ProcessSpec
 
     return ProcessSpec(name=name, kind=process["kind"], pthat_min=float(process["pthat_min"]),
                        m_resonance=float(process["m_resonance"]), m_x=float(process["m_x"]), m_y=float(process["m_y"]),
