@@ -14,7 +14,6 @@ import datetime
 import json
 import platform
 import statistics
-import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -24,13 +23,17 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import core_seconds_per_run, emit  # noqa: E402
 
+from bumpfold.bumphunt.injection_limits import BELOW_SMALLEST  # noqa: E402
+
 
 def _cell(lim: dict) -> tuple[float | None, str]:
     e = lim["expected"]
     if e[2]["sigma_fb"] is None:
         return None, f"> {lim['scan'][-1]['sigma_fb']:.3g}"
     low, high = (c["sigma_fb"] for c in (e[1], e[3]))
-    return e[2]["sigma_fb"], f"{e[2]['sigma_fb']:.3g} [{low:.3g}, {'n/a' if high is None else f'{high:.3g}'}]"
+    star = "*" if e[2]["note"] == BELOW_SMALLEST else ""
+    upper = f"> {lim['scan'][-1]['sigma_fb']:.3g}" if high is None else f"{high:.3g}"
+    return e[2]["sigma_fb"], f"{e[2]['sigma_fb']:.3g}{star} [{low:.3g}, {upper}]"
 
 
 def main() -> None:
@@ -42,8 +45,7 @@ def main() -> None:
     run = args.run_dir
     summary = json.loads((run / "results/limits/summary.json").read_text())
     config = yaml.safe_load((run / args.config).read_text())
-    commit = subprocess.run(["git", "-C", str(Path(__file__).resolve().parent), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
+    commit = summary.get("provenance", {}).get("git_commit", "unknown")[:7]  # the run's, not this checkout's
     limits = summary["limits"]
     columns = sorted({(lim["selection"], lim["efficiency"]) for lim in limits},
                      key=lambda c: (c[0] == "inclusive", c[0], -float(c[1])))
@@ -57,8 +59,8 @@ def main() -> None:
              f"then `python scripts/bench/bench_injection_limits.py --run-dir RUN` ({platform.machine()}, "
              f"Python {platform.python_version()}, 2 cores); data {lumi:.3g} fb^-1 of generated QCD; each model "
              f"injected at {', '.join(map(str, injections))} skimmed events, one training per point",
-             "- expected excluded sigma x B [fb], median [-1 sigma, +1 sigma]; **bold**: the lowest of the row; "
-             "\"> X\": not excluded up to the largest injection X", "",
+             "- expected excluded sigma x B [fb], median [-1 sigma, +1 sigma]; **bold**: the row's lowest; "
+             "\"> X\": not excluded up to the largest injection X; *: crossing below the smallest injection", "",
              "| scenario | topology | " + " | ".join(f"{s} {e}" for s, e in columns) + " |",
              "|---|---|" + "---|" * len(columns)]
     for model, row in sorted(by_model.items(), key=lambda kv: (next(iter(kv[1].values())).get("m_resonance", 0),
@@ -68,15 +70,19 @@ def main() -> None:
         text = [f"**{t}**" if v is not None and v == best else t for v, t in cells.values()]
         lines.append(f"| {model} | {next(iter(row.values())).get('topology', '')} | " + " | ".join(text) + " |")
     if summary["failed"]:
-        lines += ["", "Not scanned: " + "; ".join(f"{f['signal_model']} {f['selection']} {f['efficiency']}: "
-                                                  f"{f['status'][:80]}" for f in summary["failed"])]
+        by_efficiency: dict[str, list[dict]] = defaultdict(list)
+        for f in summary["failed"]:
+            by_efficiency[f["efficiency"]].append(f)
+        lines += ["", "Not scanned: " + "; ".join(
+            f"efficiency {eff}, {len(fs)} (model, selection) pairs, e.g. \"{fs[0]['status'].rsplit(': ', 1)[-1]}\""
+            for eff, fs in sorted(by_efficiency.items())) + "."]
     # the scan runs' job benchmarks: inj<n>-<model>_<window>_... and inj<n>-<model>.tsv
     costs = core_seconds_per_run(run, r"inj(\d+-[A-Za-z][A-Za-z0-9_]*?)(?:_sr\d+_\d+.*)?\.tsv$")
     if costs:
         values = sorted(costs.values())
-        lines += ["", f"Cost per (scenario, injection) run, every job of its window (datasets, flow, samples, "
-                  f"{len(config['bumphunt']['methods'])} selections x {config['search'].get('n_folds', 5)} folds, "
-                  "selection, range scoring, bump hunt): median "
+        lines += ["", f"Cost per (scenario, injection) run, all jobs of its window "
+                  f"({len(config['bumphunt']['methods'])} selections x {config['search'].get('n_folds', 5)} folds): "
+                  "median "
                   f"**{statistics.median(values):.0f} core-s** (range {values[0]:.0f}-{values[-1]:.0f}) over "
                   f"{len(values)} runs, {sum(values) / 3600:.2f} core-hours in all."]
     emit("\n".join(lines) + "\n", args.output)

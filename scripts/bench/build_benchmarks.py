@@ -21,6 +21,7 @@ SECTIONS = {
     "toys": "bench_toys.py",
     "selection_bias": "bench_selection_bias.py",
     "autoencoder": "bench_autoencoder.py",
+    "injection_limits": "bench_injection_limits.py",
     "flow_gpu": "bench_flow_gpu.py",
     "spurious_signal": "bench_spurious_signal.py",
     "thresholds": "bench_thresholds.py",
