@@ -37,7 +37,6 @@ from bumpfold.errors import BumpfoldInputError
 from bumpfold.io.atomic import atomic_path, write_json
 from bumpfold.registry import INCLUSIVE
 
-QUANTILES = ("-2", "-1", "median", "+1", "+2")
 BELOW_SMALLEST = "below the smallest injection"
 
 
