@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from bumpfold.errors import BumpfoldInputError
-
-
-class _Interval(Protocol):
-    @property
-    def low(self) -> float: ...
-
-    @property
-    def high(self) -> float: ...
-
-
-W = TypeVar("W", bound=_Interval)
 
 
 @dataclass(frozen=True)
@@ -60,9 +48,9 @@ def windows_from_config(regions: dict) -> list[Window]:
     return [Window(float(a), float(b), float(low), float(high)) for a, b in regions["signal_regions"]]
 
 
-def window_for_mass(windows: Sequence[W], mass: float) -> W | None:
-    """The window (anything with ``low`` and ``high``) that contains ``mass`` [GeV], the one
-    with the nearest centre if several do; None if none does. A CASE-like search quotes each
+def window_for_mass(windows: Sequence[Window], mass: float) -> Window | None:
+    """The window that contains ``mass`` [GeV], the one with the nearest centre if several
+    do; None if none does. A CASE-like search quotes each
     signal model in this window."""
     inside = [w for w in windows if w.low <= mass < w.high]
     return min(inside, key=lambda w: abs(0.5 * (w.low + w.high) - mass)) if inside else None

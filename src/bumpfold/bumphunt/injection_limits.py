@@ -21,7 +21,7 @@ per signal model, selection and efficiency:
 The inclusive selection does not learn, so its eps is the same at every sigma and the
 crossing is its ordinary limit. What this leaves out: the limits in events come from the
 model's selected shape in the run without injection; the scan's eps_i has the statistical
-uncertainty of one training per point (CASE averaged several).
+uncertainty of one training per point (repeated trainings per point would average it out).
 """
 
 from __future__ import annotations
