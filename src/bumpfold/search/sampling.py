@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit, logit
-from scipy.stats import gaussian_kde
 
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.regions import Window
@@ -24,6 +22,10 @@ def sample_mjj(sr_mjj: NDArray[np.float64], n: int, window: Window, seed: int) -
     KDE in m_jj itself, cut to the window, leaks over the edges and left samples/data at
     0.62 in the first and last 5 GeV of the SR.
     """
+    # here, not at the top: every search job imports this module, only sample_sr needs scipy.stats (0.6 s)
+    from scipy.special import expit, logit
+    from scipy.stats import gaussian_kde
+
     if len(sr_mjj) < 10:
         raise BumpfoldInputError(f"window {window.name}: {len(sr_mjj)} SR data events, too few for the m_jj KDE")
     width = window.high - window.low
