@@ -165,18 +165,24 @@ def test_cathode_finds_the_injected_bump_and_the_steps_write_their_outputs(table
 
 @pytest.mark.parametrize("method", ["supervised", "cwola", "autoencoder"])
 def test_fold_jobs_combine_to_the_in_process_scores(tables, settings, tmp_path, method):
-    """The workflow trains each fold in its own job: the combined scores and models equal an
-    all-in-one run; fold results from another method or an incomplete set are refused."""
+    """The workflow trains each fold in its own job (search.fold_jobs) or all folds in one
+    job: either way the combined scores and models equal an all-in-one run; fold results
+    from another method or an incomplete set are refused."""
     pipeline.make_datasets(tables / "bkg.parquet", tables / "sig.parquet", n_injected=300, search=settings,
                            seed=5, output=tmp_path / "d.parquet")
     wd = pipeline.window_data(tmp_path / "d.parquet", WINDOW, settings)
     whole = pipeline.score_method(method, wd, settings, 9, output=tmp_path / "whole.parquet")
     folds = [tmp_path / f"fold{k}.pkl" for k in range(settings.n_folds)]
     for k, path in enumerate(folds):
-        pipeline.score_fold(method, k, wd, settings, 9, output=path)
+        pipeline.score_folds(method, [k], wd, settings, 9, outputs=[path])
     combined = pipeline.combine_method(method, wd, settings, 9, fold_paths=folds,
                                        output=tmp_path / "combined.parquet", models_path=tmp_path / "models.pkl")
     pd.testing.assert_frame_equal(whole, combined)
+    together = [tmp_path / f"together{k}.pkl" for k in range(settings.n_folds)]
+    pipeline.score_folds(method, range(settings.n_folds), wd, settings, 9, outputs=together)
+    pd.testing.assert_frame_equal(whole, pipeline.combine_method(
+        method, wd, settings, 9, fold_paths=together, output=tmp_path / "together.parquet",
+        models_path=tmp_path / "together_models.pkl"))
     with pytest.raises(BumpfoldInputError, match="do not cover the 3 folds"):
         pipeline.combine_method(method, wd, settings, 9, fold_paths=folds[:2],
                                 output=tmp_path / "x.parquet", models_path=tmp_path / "x.pkl")
@@ -185,7 +191,9 @@ def test_fold_jobs_combine_to_the_in_process_scores(tables, settings, tmp_path, 
         pipeline.combine_method(other, wd, settings, 9, fold_paths=folds,
                                 output=tmp_path / "x.parquet", models_path=tmp_path / "x.pkl")
     with pytest.raises(BumpfoldInputError, match="fold 3: must be in 0..2"):
-        pipeline.score_fold(method, 3, wd, settings, 9, output=tmp_path / "x.pkl")
+        pipeline.score_folds(method, [3], wd, settings, 9, outputs=[tmp_path / "x.pkl"])
+    with pytest.raises(BumpfoldInputError, match="2 folds for 1 outputs"):
+        pipeline.score_folds(method, [0, 1], wd, settings, 9, outputs=[tmp_path / "x.pkl"])
     assert not list(tmp_path.glob("x.*"))
 
 

@@ -1,6 +1,8 @@
 # Anomaly search: per injection and SR window, the sideband flow, SR samples, the scores
 # of every method, the top-efficiency selections, and the evaluation on the test set.
 SEARCH_DIR = "results/search/inj{injection}/{window}"
+# a classifier method's fold results, written by score_fold (a job each) or score_folds (one job)
+FOLD_FILES = expand(f"{SEARCH_DIR}/folds/{{method}}/fold{{fold}}.pkl", fold=range(SEARCH["n_folds"]), allow_missing=True)
 
 
 rule search_datasets:
@@ -80,39 +82,68 @@ rule sample_sr:
         "../../scripts/sample_sr.py"
 
 
-rule score_fold:
-    """One fold of a classifier method: its ensemble trained on the other folds, scoring its own."""
-    input:
-        unpack(score_inputs),
-    output:
-        f"{SEARCH_DIR}/folds/{{method}}/fold{{fold}}.pkl",
-    wildcard_constraints:
-        method=CLASSIFIER_METHOD_PATTERN,
-    log:
-        "logs/score_fold/inj{injection}_{window}_{method}_{fold}.log",
-    benchmark:
-        "benchmarks/score_fold/inj{injection}_{window}_{method}_{fold}.tsv"
-    params:
-        search=search_params("score"),
-        window=lambda wc: WINDOWS[wc.window],
-        # the same seed for every fold: the folds and ensemble seeds derive from it and the fold
-        seed=lambda wc: step_seed(config["seed"], "score", wc.injection, wc.window, wc.method),
-    threads: 1
-    resources:
-        mem_mb=1500,
-        runtime=30,
-    conda:
-        "../../envs/bumpfold.yaml"
-    script:
-        "../../scripts/score_fold.py"
+if SEARCH["fold_jobs"]:
+
+    rule score_fold:
+        """One fold of a classifier method: its ensemble trained on the other folds, scoring its own."""
+        input:
+            unpack(score_inputs),
+        output:
+            f"{SEARCH_DIR}/folds/{{method}}/fold{{fold}}.pkl",
+        wildcard_constraints:
+            method=CLASSIFIER_METHOD_PATTERN,
+        log:
+            "logs/score_fold/inj{injection}_{window}_{method}_{fold}.log",
+        benchmark:
+            "benchmarks/score_fold/inj{injection}_{window}_{method}_{fold}.tsv"
+        params:
+            search=search_params("score"),
+            window=lambda wc: WINDOWS[wc.window],
+            # the same seed for every fold: the folds and ensemble seeds derive from it and the fold
+            seed=lambda wc: step_seed(config["seed"], "score", wc.injection, wc.window, wc.method),
+        threads: 1
+        resources:
+            mem_mb=1500,
+            runtime=30,
+        conda:
+            "../../envs/bumpfold.yaml"
+        script:
+            "../../scripts/score_fold.py"
+
+else:
+
+    rule score_folds:
+        """Every fold of a classifier method in one job, one after the other (search.fold_jobs
+        false): the same fold files as score_fold's, with one job start instead of k."""
+        input:
+            unpack(score_inputs),
+        output:
+            FOLD_FILES,
+        wildcard_constraints:
+            method=CLASSIFIER_METHOD_PATTERN,
+        log:
+            "logs/score_folds/inj{injection}_{window}_{method}.log",
+        benchmark:
+            "benchmarks/score_folds/inj{injection}_{window}_{method}.tsv"
+        params:
+            search=search_params("score"),
+            window=lambda wc: WINDOWS[wc.window],
+            seed=lambda wc: step_seed(config["seed"], "score", wc.injection, wc.window, wc.method),
+        threads: 1
+        resources:
+            mem_mb=1500,
+            runtime=lambda wc: 30 * SEARCH["n_folds"],
+        conda:
+            "../../envs/bumpfold.yaml"
+        script:
+            "../../scripts/score_fold.py"
 
 
 rule combine_folds:
     """Out-of-fold anomaly scores of the SR data and the SR test set from the fold jobs."""
     input:
         unpack(score_inputs),
-        folds=expand(f"{SEARCH_DIR}/folds/{{method}}/fold{{fold}}.pkl", fold=range(SEARCH["n_folds"]),
-                     allow_missing=True),
+        folds=FOLD_FILES,
     output:
         scores=f"{SEARCH_DIR}/scores/{{method}}.parquet",
         models=f"{SEARCH_DIR}/models/{{method}}.pkl",

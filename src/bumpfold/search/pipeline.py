@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -192,13 +193,20 @@ def classifier_task(method: str, wd: methods.WindowData, search: SearchSettings,
                              f"{', '.join(CLASSIFIER_METHODS)})")
 
 
-def score_fold(method: str, fold: int, wd: methods.WindowData, search: SearchSettings, seed: int, *,
-               output: str | Path, samples_path: str | Path | None = None, flow_path: str | Path | None = None) -> None:
-    """Train one fold of a classifier method and write its models and scores (pickle)."""
+def score_folds(method: str, folds: Sequence[int], wd: methods.WindowData, search: SearchSettings, seed: int, *,
+                outputs: Sequence[str | Path], samples_path: str | Path | None = None,
+                flow_path: str | Path | None = None) -> None:
+    """Train the given folds of a classifier method, one after the other, and write each
+    one's models and scores (a pickle per fold, ``outputs`` in the order of ``folds``). A
+    fold's result does not depend on which others share its process: the task is built
+    from the same seed, and each fold seeds its own trainings."""
+    if len(folds) != len(outputs):
+        raise BumpfoldInputError(f"{method}: {len(folds)} folds for {len(outputs)} outputs")
     task = classifier_task(method, wd, search, seed, samples_path=samples_path, flow_path=flow_path)
-    result = task.train_fold(fold)
-    with atomic_path(output) as tmp, open(tmp, "wb") as f:
-        pickle.dump({"method": method, "window": wd.window.name, "result": result}, f)
+    for fold, output in zip(folds, outputs):
+        result = task.train_fold(fold)
+        with atomic_path(output) as tmp, open(tmp, "wb") as f:
+            pickle.dump({"method": method, "window": wd.window.name, "result": result}, f)
 
 
 def combine_method(method: str, wd: methods.WindowData, search: SearchSettings, seed: int, *,
