@@ -274,7 +274,7 @@ def combine_folds(results: list[FoldResult], *, data_folds: NDArray[np.int64],
                   reference_folds: NDArray[np.int64]) -> FoldScores:
     """Out-of-fold scores of every data and reference event from the k fold results; extra
     sets get the mean over the folds."""
-    k = int(max(data_folds.max(), reference_folds.max())) + 1
+    k = int(np.concatenate([data_folds, reference_folds]).max()) + 1  # a method may have no reference
     if sorted(r.fold for r in results) != list(range(k)):
         raise BumpfoldInputError(f"fold results {sorted(r.fold for r in results)} do not cover the {k} folds "
                                  "of the data once each")

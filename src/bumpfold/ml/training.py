@@ -50,8 +50,7 @@ class LoopSettings:
 Step = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _eager_step(model: torch.nn.Module, optimiser: torch.optim.Optimizer,
-                batch_loss: Callable[[torch.Tensor], torch.Tensor]) -> Step:
+def _eager_step(optimiser: torch.optim.Optimizer, batch_loss: Callable[[torch.Tensor], torch.Tensor]) -> Step:
     def step(idx: torch.Tensor) -> torch.Tensor:
         loss = batch_loss(idx)
         # set_to_none=False: a captured graph (if any) owns the gradient tensors' memory
@@ -110,7 +109,7 @@ def _steps(model: torch.nn.Module, batch_loss: Callable[[torch.Tensor], torch.Te
     device with ``cuda_graphs``, else both eager."""
     use_graph = settings.cuda_graphs and device.type == "cuda" and len(train) >= settings.batch_size
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, capturable=use_graph)
-    eager = _eager_step(model, optimiser, batch_loss)
+    eager = _eager_step(optimiser, batch_loss)
     if not use_graph:
         return eager, eager
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -123,7 +122,7 @@ def _steps(model: torch.nn.Module, batch_loss: Callable[[torch.Tensor], torch.Te
         torch.cuda.synchronize(device)
         model.load_state_dict(initial)
         optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
-        eager = _eager_step(model, optimiser, batch_loss)
+        eager = _eager_step(optimiser, batch_loss)
         return eager, eager
 
 

@@ -189,19 +189,9 @@ class AutoencoderTask:
                           reference=np.empty(0), others=[model.score(self.test)])
 
     def combine(self, results: list[FoldResult]) -> MethodScores:
-        if sorted(r.fold for r in results) != list(range(self.n_folds)):
-            raise BumpfoldInputError(f"autoencoder fold results {sorted(r.fold for r in results)} do not cover "
-                                     f"the {self.n_folds} folds once each")
-        results = sorted(results, key=lambda r: r.fold)
-        data = np.zeros(len(self.data))
-        for r in results:
-            rows = self.data_folds == r.fold
-            if len(r.data) != rows.sum():
-                raise BumpfoldInputError(f"autoencoder fold {r.fold}: {len(r.data)} scores for {rows.sum()} "
-                                         "events (a result from another data set?)")
-            data[rows] = r.data
-        test = np.mean([r.others[0] for r in results], axis=0)
-        return MethodScores(data=data, test=test, models=[r.model for r in results])
+        """As a classifier method's folds, with no reference events."""
+        scores = combine_folds(results, data_folds=self.data_folds, reference_folds=np.empty(0, dtype=np.int64))
+        return MethodScores(data=scores.data, test=scores.others[0], models=scores.models)
 
     def run(self) -> MethodScores:
         return self.combine([self.train_fold(fold) for fold in range(self.n_folds)])
