@@ -212,7 +212,10 @@ def run_signal_models(wildcards):
 
 
 def run_bumphunt_settings(wildcards):
-    return {**BUMPHUNT, "signal_models": run_signal_models(wildcards)}
+    """What one window's fit uses: not which selections run nor the injection scan, so that
+    adding a selection or a scan point reruns no finished window (params trigger reruns)."""
+    fit_keys = {key: value for key, value in BUMPHUNT.items() if key not in ("enabled", "methods", "injection_limits")}
+    return {**fit_keys, "signal_models": run_signal_models(wildcards)}
 
 
 def bumphunt_inputs(wildcards):

@@ -132,7 +132,7 @@ else:
         threads: 1
         resources:
             mem_mb=1500,
-            runtime=lambda wc: 30 * SEARCH["n_folds"],
+            runtime=30 * SEARCH["n_folds"],
         conda:
             "../../envs/bumpfold.yaml"
         script:
