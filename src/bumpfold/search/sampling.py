@@ -22,7 +22,8 @@ def sample_mjj(sr_mjj: NDArray[np.float64], n: int, window: Window, seed: int) -
     KDE in m_jj itself, cut to the window, leaks over the edges and left samples/data at
     0.62 in the first and last 5 GeV of the SR.
     """
-    # here, not at the top: every search job imports this module, only sample_sr needs scipy.stats (0.6 s)
+    # here, not at the top: every search job imports this module; those without scikit-learn
+    # (which imports scipy.stats itself), e.g. select, then skip scipy.stats (0.6 s)
     from scipy.special import expit, logit
     from scipy.stats import gaussian_kde
 
