@@ -75,11 +75,17 @@ def _test_profile(workdir: Path) -> str:
     return "profiles/slurm-test"
 
 
+def _cluster_config() -> dict:
+    """The test config as a cluster runs it: a job per fold (search.fold_jobs)."""
+    config = _test_config(with_pfnano=False)
+    return {**config, "search": {**config["search"], "fold_jobs": True}}
+
+
 @pytest.fixture(scope="module")
 def slurm_run(slurm_cluster, tmp_path_factory):
     workdir = _copy_workflow(tmp_path_factory.mktemp("wf_slurm"))
     start = time.monotonic()
-    result = _snakemake(workdir, _test_config(with_pfnano=False), "--workflow-profile", _test_profile(workdir))
+    result = _snakemake(workdir, _cluster_config(), "--workflow-profile", _test_profile(workdir))
     return workdir, result, time.monotonic() - start
 
 
@@ -87,7 +93,7 @@ def slurm_run(slurm_cluster, tmp_path_factory):
 def local_run(tmp_path_factory):
     workdir = _copy_workflow(tmp_path_factory.mktemp("wf_local"))
     start = time.monotonic()
-    result = _snakemake(workdir, _test_config(with_pfnano=False))
+    result = _snakemake(workdir, _cluster_config())
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir, time.monotonic() - start
 

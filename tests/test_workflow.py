@@ -212,8 +212,10 @@ def test_same_seed_same_tables(finished_run, tmp_path):
     workdir, config = finished_run
     again = _copy_workflow(tmp_path / "wf2")
     config = {**config, "datasets": {k: v for k, v in config["datasets"].items() if "process" in v}}
-    # the second run trains each method's folds in one job (rule score_folds): the same scores
-    result = _snakemake(again, {**config, "search": {**config["search"], "fold_jobs": False}})
+    # the test config trains a method's folds in one job (rule score_folds); the second run
+    # a job per fold (score_fold): the same scores
+    assert config["search"]["fold_jobs"] is False
+    result = _snakemake(again, {**config, "search": {**config["search"], "fold_jobs": True}})
     assert result.returncode == 0, result.stderr[-3000:]
     for dataset in config["datasets"]:
         name = f"results/skim/{dataset}.parquet"
