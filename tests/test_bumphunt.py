@@ -604,3 +604,26 @@ def test_limits_of_several_topologies_are_a_curve_each(tmp_path):
     observed = [x for x, label in drawn if label is not None]
     assert observed == [[3500.0, 3900.0, 4300.0]] * 2  # one observed curve per family, ordered in mass
     assert (tmp_path / "limits.png").stat().st_size > 10_000
+
+
+def test_cached_cls_scan_equals_pyhf_hypotest():
+    """The scan reuses the fits that do not depend on mu; every CLs value must still be
+    pyhf's own, observed and expected, in a window with fit nuisances and an excess."""
+    from bumpfold.bumphunt.model import cls_scan
+
+    rng = np.random.default_rng(11)
+    c = _counts(_toy(rng) + rng.poisson(40 * SIGNAL_SHAPE / SIGNAL_SHAPE.sum()), SIGNAL_SHAPE * 0.5)
+    ws = pyhf.Workspace(workspace_spec(c))
+    model, data = ws.model(), ws.data(ws.model())
+    bounds = model.config.suggested_bounds()
+    bounds[model.config.poi_index] = (0.0, 1000.0)
+    init = model.config.suggested_init()
+    init[model.config.poi_index] = max(init[model.config.poi_index], 0.0)
+    scan = np.linspace(5.0, 300.0, 7)
+    ours = cls_scan(data, model, scan, init=init, bounds=bounds)
+    theirs = [pyhf.infer.hypotest(mu, data, model, init_pars=init, par_bounds=bounds, test_stat="qtilde",
+                                  return_expected_set=True) for mu in scan]
+    expected = np.array([[float(obs)] + [float(v) for v in band] for obs, band in theirs]).T
+    assert ours.shape == (6, len(scan))
+    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-12)
+    assert ours[0, 0] > 0.05 > ours[0, -1]  # the scan brackets the observed limit

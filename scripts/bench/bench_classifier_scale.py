@@ -1,12 +1,14 @@
-"""Search quality at LHC Olympics scale with another classifier: re-score methods of a finished
-benchmark run (its data sets, and for CATHODE its SR samples) with ``--kind`` (mlp: CATHODE's
-PyTorch MLP with epoch ensembling; hgb: the default boosted trees), several seeds, and
-report max SIC / SIC at eps_S = 0.2 / AUC on the run's SR test set beside the run's own
-(HistGradientBoosting) numbers. Methods run in parallel, one process and one thread each.
+"""Search classifiers side by side, per seed, on a finished run: re-score methods of the run
+(its data sets, folds, and for CATHODE its SR samples) with several classifier recipes and
+report max SIC / SIC at eps_S = 0.2 / AUC on the run's SR test set, beside the run's own
+numbers. A recipe is ``hgb`` (the boosted trees) or ``mlp:E:N`` (CATHODE's PyTorch MLP, E
+epochs, the N with the lowest validation loss averaged). Each (method, recipe, seed) is one
+k-fold training, in its own process with one thread. The summary counts, per seed, whether
+each MLP recipe reaches the boosted trees' max SIC (issue 18's idealised-detector check).
 
 Usage: python scripts/bench/bench_classifier_scale.py --run-dir DIR --injection N
-           [--config config/benchmark.yaml] [--kind mlp] [--methods cathode iad cwola] [--seeds 1 2]
-           [--output docs/benchmarks/classifier_scale.md]
+           [--config config/benchmark.yaml] [--recipes hgb mlp:30:5 mlp:100:10]
+           [--methods iad cathode] [--seeds 1 2 3 4 5] [--workers 2] [--output FILE]
 """
 
 from __future__ import annotations
@@ -31,14 +33,24 @@ from bumpfold.search.metrics import performance
 from report import emit  # scripts/bench/report.py
 
 
-def _score(run: str, config_path: str, injection: int, method: str, kind: str, seed: int) -> dict:
+def classifier_keys(recipe: str) -> dict:
+    """``hgb`` or ``mlp:EPOCHS:BEST`` as search.classifier keys."""
+    kind, *numbers = recipe.split(":")
+    if kind == "hgb" and not numbers:
+        return {"kind": "hgb"}
+    if kind == "mlp" and len(numbers) == 2:
+        return {"kind": "mlp", "mlp_epochs": int(numbers[0]), "mlp_best_epochs": int(numbers[1])}
+    raise SystemExit(f"recipe {recipe!r}: use hgb or mlp:EPOCHS:BEST")
+
+
+def _score(run: str, config_path: str, injection: int, method: str, recipe: str, seed: int) -> dict:
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
 
     torch.set_num_threads(1)
     config = load_config(config_path)
-    search = typed.search({**config["search"], "device": "cpu",
-                           "classifier": {**config["search"]["classifier"], "kind": kind, "n_ensemble": 1}})
+    classifier = {**config["search"].get("classifier", {}), **classifier_keys(recipe), "n_ensemble": 1}
+    search = typed.search({**config["search"], "device": "cpu", "classifier": classifier})
     window = windows_from_config(config["regions"])[0]
     base = Path(run) / "results" / "search" / f"inj{injection}"
     wd = pipeline.window_data(base / "datasets.parquet", window, search)
@@ -49,8 +61,9 @@ def _score(run: str, config_path: str, injection: int, method: str, kind: str, s
                                       flow_path=base / window.name / "flow.pt")
     test = table[table.set == "test"]
     perf = performance(test.score.to_numpy(), test.is_signal.to_numpy())
-    return {"method": method, "seed": seed, "max_sic": perf.max_sic, "sic_at_0p2": perf.sic_at_0p2,
-            "auc": perf.auc, "seconds": time.perf_counter() - started}
+    return {"method": method, "recipe": recipe, "seed": seed, "max_sic": perf.max_sic,
+            "sic_at_0p2": perf.sic_at_0p2, "auc": perf.auc, "seconds": time.perf_counter() - started,
+            "n_sr_data": len(wd.sr("data"))}
 
 
 def main() -> None:
@@ -58,38 +71,46 @@ def main() -> None:
     p.add_argument("--run-dir", required=True, help="finished workflow run (the folder holding its results/)")
     p.add_argument("--config", default="config/benchmark.yaml", help="the run's config")
     p.add_argument("--injection", type=int, required=True)
-    p.add_argument("--kind", default="mlp", choices=["mlp", "hgb"])
-    p.add_argument("--methods", nargs="+", default=["cathode", "iad", "cwola"])
-    p.add_argument("--seeds", nargs="+", type=int, default=[1])
+    p.add_argument("--recipes", nargs="+", default=["hgb", "mlp:30:5", "mlp:100:10"])
+    p.add_argument("--methods", nargs="+", default=["iad", "cathode"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--output", type=Path)
     args = p.parse_args()
+    for recipe in args.recipes:
+        classifier_keys(recipe)
     run = Path(args.run_dir)
     own = json.loads((run / "results" / "search" / f"inj{args.injection}" /
                       windows_from_config(load_config(args.config)["regions"])[0].name / "metrics.json"
                       ).read_text())["methods"]
-    tasks = [(str(run), args.config, args.injection, m, args.kind, s) for m in args.methods for s in args.seeds]
+    tasks = [(str(run), args.config, args.injection, m, r, s)
+             for m in args.methods for r in args.recipes for s in args.seeds]
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(pool.map(_score, *zip(*tasks)))
-    lines = [f"### Classifier at LHC Olympics scale: {args.kind} vs. the run's HistGradientBoosting, "
-             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "",
+    lines = [f"### Search classifiers per seed, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "",
              f"`{' '.join(['python', 'scripts/bench/' + Path(sys.argv[0]).name, *sys.argv[1:]])}` on "
-             f"{platform.machine()}, {args.workers} processes x 1 thread. Test set of the run's SR; "
-             f"{args.kind}: one model per fold (n_ensemble 1), seeds {args.seeds}.", "",
-             f"| method | {args.kind} max SIC (per seed) | median | {args.kind} SIC(0.2) median | {args.kind} AUC median "
-             "| run's hgb max SIC / SIC(0.2) / AUC | seconds per seed |", "|---|---|---:|---:|---:|---|---:|"]
+             f"{platform.machine()}, {args.workers} processes x 1 thread; {rows[0]['n_sr_data']} SR data events at "
+             f"{args.injection} injected. Test set of the run's SR; one model per fold (n_ensemble 1), "
+             f"seeds {args.seeds}.", "",
+             "| method | recipe | max SIC per seed | median | SIC(0.2) median | AUC median | run's max SIC / AUC "
+             "| seconds per seed |", "|---|---|---|---:|---:|---:|---|---:|"]
     for method in args.methods:
-        mine = [r for r in rows if r["method"] == method]
-        med = {k: statistics.median(r[k] for r in mine) for k in ("max_sic", "sic_at_0p2", "auc", "seconds")}
         o = own.get(method, {})
-        per_seed = ", ".join(f"{r['max_sic']:.2f}" for r in mine)
-        lines.append(f"| {method} | {per_seed} | {med['max_sic']:.2f} | "
-                     f"{med['sic_at_0p2']:.2f} | {med['auc']:.3f} | "
-                     f"{o.get('max_sic', float('nan')):.2f} / {o.get('sic_at_0p2', float('nan')):.2f} / "
-                     f"{o.get('auc', float('nan')):.3f} | {med['seconds']:.0f} |")
-    med_of = {m: statistics.median(r["max_sic"] for r in rows if r["method"] == m) for m in args.methods}
-    if {"cathode", "iad"} <= set(med_of):
-        lines += ["", f"CATHODE / IAD (median max SIC, {args.kind}): {med_of['cathode'] / med_of['iad']:.2f}"]
+        for recipe in args.recipes:
+            mine = [r for r in rows if r["method"] == method and r["recipe"] == recipe]
+            med = {k: statistics.median(r[k] for r in mine) for k in ("max_sic", "sic_at_0p2", "auc", "seconds")}
+            per_seed = ", ".join(f"{r['max_sic']:.2f}" for r in mine)
+            lines.append(f"| {method} | {recipe} | {per_seed} "
+                         f"| {med['max_sic']:.2f} | {med['sic_at_0p2']:.2f} | {med['auc']:.3f} "
+                         f"| {o.get('max_sic', float('nan')):.2f} / {o.get('auc', float('nan')):.3f} "
+                         f"| {med['seconds']:.0f} |")
+    lines.append("")
+    for method in args.methods:
+        trees = [r["max_sic"] for r in rows if r["method"] == method and r["recipe"] == "hgb"]
+        for recipe in [r for r in args.recipes if r.startswith("mlp") and trees]:
+            mlp = [r["max_sic"] for r in rows if r["method"] == method and r["recipe"] == recipe]
+            wins = sum(m >= t for m, t in zip(mlp, trees))
+            lines.append(f"- {method}: {recipe} reaches hgb's max SIC in **{wins} of {len(mlp)}** seeds")
     emit("\n".join(lines), args.output)
 
 

@@ -26,6 +26,7 @@ SECTIONS = {
     "spurious_signal": "bench_spurious_signal.py",
     "thresholds": "bench_thresholds.py",
     "dijet_fit": "bench_dijet_fit.py",
+    "cls_scan": "bench_cls_scan.py",
     "lhco_configs": "bench_lhco_configs.py",
     "generator_cut": "bench_generator_cut.py",
     "production": "bench_production.py",

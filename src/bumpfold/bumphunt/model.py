@@ -198,10 +198,63 @@ def _mu_uncertainty(data, model, bounds, init, c: WindowCounts) -> float:
     return step / np.sqrt(q) if q > 1e-6 else step
 
 
+def _asymptotic_calculator(data, model, init, bounds):
+    """pyhf's asymptotic qtilde calculator, except that the three fits which do not depend on
+    the tested mu (the free fit to the data, the Asimov data's background-only fit, the free
+    fit to the Asimov data) run once per scan: pyhf's ``teststatistic`` redoes all five fits
+    at every point. Each remaining call is pyhf's own (``fixed_poi_fit`` with the same start
+    and bounds), so the CLs values equal ``pyhf.infer.hypotest``'s (a test checks it)."""
+    import pyhf
+    from pyhf.infer.calculators import AsymptoticCalculator, generate_asimov_data
+    from pyhf.infer.mle import fit, fixed_poi_fit
+
+    fixed = model.config.suggested_fixed()
+    poi = model.config.poi_index
+
+    class CachedFitsCalculator(AsymptoticCalculator):
+        def __init__(self) -> None:
+            super().__init__(data, model, init, bounds, fixed, test_stat="qtilde")
+            self.free_to_data = fit(data, model, init, bounds, fixed, return_fitted_val=True)
+            self.asimov = generate_asimov_data(0.0, data, model, init, bounds, fixed)
+            self.free_to_asimov = fit(self.asimov, model, init, bounds, fixed, return_fitted_val=True)
+
+        @staticmethod
+        def _qtilde(mu: float, observed, free) -> float:
+            """pyhf's qmu_tilde: -2 ln lambda(mu), clipped at 0, and 0 where mu_hat > mu."""
+            free_pars, free_twice_nll = free
+            _, fixed_twice_nll = fixed_poi_fit(mu, observed, model, init, bounds, fixed, return_fitted_val=True)
+            return 0.0 if free_pars[poi] > mu else max(float(fixed_twice_nll - free_twice_nll), 0.0)
+
+        def teststatistic(self, poi_test):
+            qmu = self._qtilde(poi_test, data, self.free_to_data)
+            qmu_asimov = self._qtilde(poi_test, self.asimov, self.free_to_asimov)
+            sqrt_qmu, self.sqrtqmuA_v = np.sqrt(qmu), np.sqrt(qmu_asimov)
+            if sqrt_qmu <= self.sqrtqmuA_v:  # the same branch as pyhf's (its issue 1992)
+                return pyhf.tensorlib.astensor(sqrt_qmu - self.sqrtqmuA_v)
+            return pyhf.tensorlib.astensor((qmu - qmu_asimov) / (2 * self.sqrtqmuA_v))
+
+    return CachedFitsCalculator()
+
+
+def cls_scan(data, model, scan: NDArray[np.float64], *, init, bounds) -> NDArray[np.float64]:
+    """Observed and expected (-2..+2 sigma) asymptotic CLs (qtilde) at each mu of ``scan``:
+    shape (6, len(scan)), as ``pyhf.infer.hypotest(mu, ..., return_expected_set=True)``."""
+    calc = _asymptotic_calculator(data, model, init, bounds)
+    rows = []
+    for mu in scan:
+        teststat = calc.teststatistic(float(mu))
+        sb, b = calc.distributions(float(mu))
+        observed = calc.pvalues(teststat, sb, b)[2]
+        expected = calc.expected_pvalues(sb, b)[2]
+        rows.append([float(observed)] + [float(v) for v in expected])
+    return np.array(rows).T
+
+
 def upper_limits(spec: dict, c: WindowCounts, *, cl: float = 0.95, calctype: str = "asymptotics",
                  ntoys: int = 1000, points: int = 15) -> tuple[float, list[float]]:
-    """Observed and expected (-2..+2 sigma) CLs upper limits on mu, interpolated on a grid
-    from 0 to mu_hat + 4.5 sigma_mu (widened until it brackets every limit)."""
+    """Observed and expected (-2..+2 sigma) CLs upper limits on mu, interpolated linearly (as
+    pyhf's grid scan) on a grid from 0 to mu_hat + 4.5 sigma_mu (widened until it brackets
+    every limit). Asymptotic CLs come from ``cls_scan``; toys from pyhf's ``upper_limit``."""
     import pyhf
 
     ws = pyhf.Workspace(spec)
@@ -211,13 +264,16 @@ def upper_limits(spec: dict, c: WindowCounts, *, cl: float = 0.95, calctype: str
     init = model.config.suggested_init()  # mu at its linearised estimate, here kept >= 0
     init[model.config.poi_index] = max(init[model.config.poi_index], 0.0)
     top = max(_mu_hat(data, model, bounds, init), 0.0) + 4.5 * _mu_uncertainty(data, model, bounds, init, c)
-    kwargs = {"test_stat": "qtilde", "par_bounds": bounds, "init_pars": init, "calctype": calctype}
-    if calctype == "toybased":
-        kwargs["ntoys"] = ntoys
     for _ in range(4):
         scan = np.linspace(0.0, top, points + 1)[1:]
-        obs, exp = pyhf.infer.intervals.upper_limits.upper_limit(data, model, scan=scan, level=1.0 - cl, **kwargs)
-        limits = [float(obs)] + [float(v) for v in exp]
+        if calctype == "asymptotics":
+            cls = cls_scan(data, model, scan, init=init, bounds=bounds)
+            limits = [float(np.interp(1.0 - cl, row[::-1], scan[::-1])) for row in cls]
+        else:
+            obs, exp = pyhf.infer.intervals.upper_limits.upper_limit(
+                data, model, scan=scan, level=1.0 - cl, test_stat="qtilde", par_bounds=bounds, init_pars=init,
+                calctype=calctype, ntoys=ntoys)
+            limits = [float(obs)] + [float(v) for v in exp]
         if all(np.isfinite(v) and v < 0.98 * top for v in limits):
             return limits[0], limits[1:]
         top *= 2.0
