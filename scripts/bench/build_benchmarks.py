@@ -28,6 +28,7 @@ SECTIONS = {
     "dijet_fit": "bench_dijet_fit.py",
     "cls_scan": "bench_cls_scan.py",
     "lhco_configs": "bench_lhco_configs.py",
+    "classifier_scale": "bench_classifier_scale.py",
     "generator_cut": "bench_generator_cut.py",
     "production": "bench_production.py",
     "skim_scale": "bench_skim_scale.py",

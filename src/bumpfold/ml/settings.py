@@ -36,10 +36,11 @@ class ClassifierSettings:
     balance_classes: bool = True
     # mlp
     mlp_hidden: tuple[int, ...] = (64, 64, 64)
-    mlp_epochs: int = 30
+    # CATHODE's recipe (Hallin et al.): 100 epochs, the 10 with the lowest validation loss averaged
+    mlp_epochs: int = 100
     mlp_batch_size: int = 128
     mlp_learning_rate: float = 1e-3
-    mlp_best_epochs: int = 5  # prediction averaged over the epochs with the lowest validation loss
+    mlp_best_epochs: int = 10  # prediction averaged over the epochs with the lowest validation loss
     device: str = "auto"
     cuda_graphs: bool = True  # replay captured training steps on a CUDA GPU (bumpfold.ml.training)
 
