@@ -102,6 +102,8 @@ if SEARCH["fold_jobs"]:
             # the same seed for every fold: the folds and ensemble seeds derive from it and the fold
             seed=lambda wc: step_seed(config["seed"], "score", wc.injection, wc.window, wc.method),
         threads: 1
+        # 30 min: CATHODE's MLP took ~2 min per fold at 30 epochs at benchmark scale (2026-11-26),
+        # so ~7 min at its 100; at LHC Olympics statistics (2.8x the SR events) ~20 min, extrapolated
         resources:
             mem_mb=1500,
             runtime=30,
