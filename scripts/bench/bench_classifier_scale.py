@@ -80,9 +80,10 @@ def main() -> None:
     for recipe in args.recipes:
         classifier_keys(recipe)
     run = Path(args.run_dir)
-    own = json.loads((run / "results" / "search" / f"inj{args.injection}" /
-                      windows_from_config(load_config(args.config)["regions"])[0].name / "metrics.json"
-                      ).read_text())["methods"]
+    metrics = (run / "results" / "search" / f"inj{args.injection}" /
+               windows_from_config(load_config(args.config)["regions"])[0].name / "metrics.json")
+    # the run's own numbers, where it evaluated this injection (a reference column only)
+    own = json.loads(metrics.read_text())["methods"] if metrics.is_file() else {}
     tasks = [(str(run), args.config, args.injection, m, r, s)
              for m in args.methods for r in args.recipes for s in args.seeds]
     with ProcessPoolExecutor(args.workers) as pool:
