@@ -73,9 +73,13 @@ rule sample_sr:
         window=lambda wc: WINDOWS[wc.window],
         seed=lambda wc: step_seed(config["seed"], "samples", wc.injection, wc.window),
     threads: 1
+    # 60 min: the interpolation closure trains the search's classifier (k folds) on the samples
+    # against the true SR background; with CATHODE's MLP (100 epochs, ~90k event-epochs/s on one
+    # core, bench_classifier_scale.py) ~13 min at benchmark scale, ~38 min at LHC Olympics
+    # statistics (extrapolated); boosted trees take seconds
     resources:
         mem_mb=3000,
-        runtime=10,
+        runtime=60,
     conda:
         "../../envs/bumpfold.yaml"
     script:
