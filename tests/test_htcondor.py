@@ -123,7 +123,7 @@ def test_submit_description_of_a_job_and_its_failure(tmp_path):
     submit = submissions[0]["description"]
     assert submit["request_cpus"] == "2"                      # threads
     assert submit["request_memory"] == "3000MB"               # set-resources: sample_sr
-    assert submit["MY.MaxRuntime"] == "1800"                  # +MaxRuntime, CERN's run-time limit
+    assert submit["MY.MaxRuntime"] == "3600"                  # +MaxRuntime (CERN's limit), set-resources: sample_sr
     assert submit["getenv"] == "PATH"
     assert submit["batch_name"] == "sample_sr-0"
     # shared file system: no transfer, the job runs this Python in the submit directory (iwd)
