@@ -1,8 +1,8 @@
 """Search classifiers side by side, per seed, on a finished run: re-score methods of the run
 (its data sets, folds, and for CATHODE its SR samples) with several classifier recipes and
 report max SIC / SIC at eps_S = 0.2 / AUC on the run's SR test set, beside the run's own
-numbers. A recipe is ``hgb`` (the boosted trees) or ``mlp:E:N`` (CATHODE's PyTorch MLP, E
-epochs, the N with the lowest validation loss averaged). Each (method, recipe, seed) is one
+numbers. A recipe is ``hgb`` (the boosted trees) or ``mlp:E:N[:M]`` (CATHODE's PyTorch MLP, E
+epochs, the N with the lowest validation loss averaged; M seeds per fold, default 1). Each (method, recipe, seed) is one
 k-fold training, in its own process with one thread. The summary counts, per seed, whether
 each MLP recipe reaches the boosted trees' max SIC (issue 18's idealised-detector check).
 
@@ -34,13 +34,15 @@ from report import emit  # scripts/bench/report.py
 
 
 def classifier_keys(recipe: str) -> dict:
-    """``hgb`` or ``mlp:EPOCHS:BEST`` as search.classifier keys."""
+    """``hgb`` or ``mlp:EPOCHS:BEST[:MEMBERS]`` as search.classifier keys (MEMBERS: MLPs of
+    different seeds per fold, scores averaged; default 1)."""
     kind, *numbers = recipe.split(":")
     if kind == "hgb" and not numbers:
-        return {"kind": "hgb"}
-    if kind == "mlp" and len(numbers) == 2:
-        return {"kind": "mlp", "mlp_epochs": int(numbers[0]), "mlp_best_epochs": int(numbers[1])}
-    raise SystemExit(f"recipe {recipe!r}: use hgb or mlp:EPOCHS:BEST")
+        return {"kind": "hgb", "n_ensemble": 1}
+    if kind == "mlp" and len(numbers) in (2, 3):
+        return {"kind": "mlp", "mlp_epochs": int(numbers[0]), "mlp_best_epochs": int(numbers[1]),
+                "n_ensemble": int(numbers[2]) if len(numbers) == 3 else 1}
+    raise SystemExit(f"recipe {recipe!r}: use hgb or mlp:EPOCHS:BEST[:MEMBERS]")
 
 
 def _score(run: str, config_path: str, injection: int, method: str, recipe: str, seed: int) -> dict:
@@ -49,7 +51,7 @@ def _score(run: str, config_path: str, injection: int, method: str, recipe: str,
 
     torch.set_num_threads(1)
     config = load_config(config_path)
-    classifier = {**config["search"].get("classifier", {}), **classifier_keys(recipe), "n_ensemble": 1}
+    classifier = {**config["search"].get("classifier", {}), **classifier_keys(recipe)}
     search = typed.search({**config["search"], "device": "cpu", "classifier": classifier})
     window = windows_from_config(config["regions"])[0]
     base = Path(run) / "results" / "search" / f"inj{injection}"
@@ -91,7 +93,7 @@ def main() -> None:
     lines = [f"### Search classifiers per seed, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "",
              f"`{' '.join(['python', 'scripts/bench/' + Path(sys.argv[0]).name, *sys.argv[1:]])}` on "
              f"{platform.machine()}, {args.workers} processes x 1 thread; {rows[0]['n_sr_data']} SR data events at "
-             f"{args.injection} injected. Test set of the run's SR; one model per fold (n_ensemble 1), "
+             f"{args.injection} injected. Test set of the run's SR; one model per fold unless the recipe says, "
              f"seeds {args.seeds}.", "",
              "| method | recipe | max SIC per seed | median | SIC(0.2) median | AUC median | run's max SIC / AUC "
              "| seconds per seed |", "|---|---|---|---:|---:|---:|---|---:|"]
