@@ -609,7 +609,7 @@ def test_limits_of_several_topologies_are_a_curve_each(tmp_path):
 def test_cached_cls_scan_equals_pyhf_hypotest():
     """The scan reuses the fits that do not depend on mu; every CLs value must still be
     pyhf's own, observed and expected, in a window with fit nuisances and an excess."""
-    from bumpfold.bumphunt.model import cls_scan
+    from bumpfold.bumphunt.model import asymptotic_calculator, cls_scan
 
     rng = np.random.default_rng(11)
     c = _counts(_toy(rng) + rng.poisson(40 * SIGNAL_SHAPE / SIGNAL_SHAPE.sum()), SIGNAL_SHAPE * 0.5)
@@ -620,7 +620,7 @@ def test_cached_cls_scan_equals_pyhf_hypotest():
     init = model.config.suggested_init()
     init[model.config.poi_index] = max(init[model.config.poi_index], 0.0)
     scan = np.linspace(5.0, 300.0, 7)
-    ours = cls_scan(data, model, scan, init=init, bounds=bounds)
+    ours = cls_scan(asymptotic_calculator(data, model, init=init, bounds=bounds), scan)
     theirs = [pyhf.infer.hypotest(mu, data, model, init_pars=init, par_bounds=bounds, test_stat="qtilde",
                                   return_expected_set=True) for mu in scan]
     expected = np.array([[float(obs)] + [float(v) for v in band] for obs, band in theirs]).T

@@ -80,18 +80,13 @@ def main() -> None:
     median = {k: statistics.median(v) for k, v in times.items()}
     ratios = [f / c for f, c in zip(times["former"], times["current"])]
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    emit(f"""### CLs upper limits: the scan with cached mu-independent fits, {date}
+    emit(f"""### CLs upper limits: cached mu-independent fits vs the module at {args.against}, {date}
 - command: `python scripts/bench/bench_cls_scan.py --run-dir RUN --against {args.against} --repeats {args.repeats}`
   ({platform.machine()}, Python {platform.python_version()}; RUN: the default workflow's run, {len(paths)} workspaces)
-- former: pyhf's `upper_limit` grid scan (5 fits per mu point); current: `cls_scan` (3 fits per scan, then 2 per point)
-
-| | former | current |
-|---|---:|---:|
-| time per limit, median over workspaces [s] | {median['former']:.3f} | {median['current']:.3f} |
-| all {len(paths)} workspaces [s] | {total['former']:.1f} | {total['current']:.1f} |
-
-Speed-up per workspace: median **{statistics.median(ratios):.2f}x** (range {min(ratios):.2f}-{max(ratios):.2f}).
-Largest relative difference of any observed or expected limit: **{worst:.1e}**.
+- time per limit, median over workspaces: {median['former']:.3f} s before, {median['current']:.3f} s now; all
+  workspaces {total['former']:.1f} s vs {total['current']:.1f} s; speed-up per workspace: median
+  **{statistics.median(ratios):.2f}x** (range {min(ratios):.2f}-{max(ratios):.2f})
+- largest relative difference of any observed or expected limit: **{worst:.1e}**
 """, args.output)
 
 

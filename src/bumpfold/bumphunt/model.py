@@ -184,11 +184,11 @@ def _mu_hat(data, model, bounds, init) -> float:
     return float(pyhf.infer.mle.fit(data, model, init_pars=init, par_bounds=bounds)[model.config.poi_index])
 
 
-def _mu_uncertainty(data, model, bounds, init, c: WindowCounts) -> float:
-    """sigma_mu from the profile likelihood: q at mu_hat + a generous step, assuming a parabola."""
+def _mu_uncertainty(data, model, bounds, init, c: WindowCounts, mu_hat: float) -> float:
+    """sigma_mu from the profile likelihood: q at ``mu_hat`` (the free fit's, here >= 0) + a
+    generous step, assuming a parabola."""
     import pyhf
 
-    mu_hat = max(_mu_hat(data, model, bounds, init), 0.0)
     step = float(np.sqrt(c.background.sum() + 1.0) / c.signal.sum())
     _, at_hat = pyhf.infer.mle.fixed_poi_fit(mu_hat, data, model, init_pars=init, par_bounds=bounds,
                                              return_fitted_val=True)
@@ -198,10 +198,10 @@ def _mu_uncertainty(data, model, bounds, init, c: WindowCounts) -> float:
     return step / np.sqrt(q) if q > 1e-6 else step
 
 
-def _asymptotic_calculator(data, model, init, bounds):
+def asymptotic_calculator(data, model, *, init, bounds):
     """pyhf's asymptotic qtilde calculator, except that the three fits which do not depend on
     the tested mu (the free fit to the data, the Asimov data's background-only fit, the free
-    fit to the Asimov data) run once per scan: pyhf's ``teststatistic`` redoes all five fits
+    fit to the Asimov data) run once, when it is built: pyhf's ``teststatistic`` redoes all five fits
     at every point. Each remaining call is pyhf's own (``fixed_poi_fit`` with the same start
     and bounds), so the CLs values equal ``pyhf.infer.hypotest``'s (a test checks it)."""
     import pyhf
@@ -236,10 +236,10 @@ def _asymptotic_calculator(data, model, init, bounds):
     return CachedFitsCalculator()
 
 
-def cls_scan(data, model, scan: NDArray[np.float64], *, init, bounds) -> NDArray[np.float64]:
-    """Observed and expected (-2..+2 sigma) asymptotic CLs (qtilde) at each mu of ``scan``:
-    shape (6, len(scan)), as ``pyhf.infer.hypotest(mu, ..., return_expected_set=True)``."""
-    calc = _asymptotic_calculator(data, model, init, bounds)
+def cls_scan(calc, scan: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Observed and expected (-2..+2 sigma) asymptotic CLs (qtilde) at each mu of ``scan``,
+    from an ``asymptotic_calculator``: shape (6, len(scan)), as
+    ``pyhf.infer.hypotest(mu, ..., return_expected_set=True)``."""
     rows = []
     for mu in scan:
         teststat = calc.teststatistic(float(mu))
@@ -254,7 +254,8 @@ def upper_limits(spec: dict, c: WindowCounts, *, cl: float = 0.95, calctype: str
                  ntoys: int = 1000, points: int = 15) -> tuple[float, list[float]]:
     """Observed and expected (-2..+2 sigma) CLs upper limits on mu, interpolated linearly (as
     pyhf's grid scan) on a grid from 0 to mu_hat + 4.5 sigma_mu (widened until it brackets
-    every limit). Asymptotic CLs come from ``cls_scan``; toys from pyhf's ``upper_limit``."""
+    every limit). Asymptotic CLs come from ``cls_scan`` with one calculator for every grid, so
+    the mu-independent fits run once per limit; toys from pyhf's ``upper_limit``."""
     import pyhf
 
     ws = pyhf.Workspace(spec)
@@ -263,11 +264,16 @@ def upper_limits(spec: dict, c: WindowCounts, *, cl: float = 0.95, calctype: str
     bounds[model.config.poi_index] = (0.0, _mu_bounds(c)[1])
     init = model.config.suggested_init()  # mu at its linearised estimate, here kept >= 0
     init[model.config.poi_index] = max(init[model.config.poi_index], 0.0)
-    top = max(_mu_hat(data, model, bounds, init), 0.0) + 4.5 * _mu_uncertainty(data, model, bounds, init, c)
+    calc = asymptotic_calculator(data, model, init=init, bounds=bounds) if calctype == "asymptotics" else None
+    # the free fit to the data: the calculator's own where there is one
+    mu_hat = (float(calc.free_to_data[0][model.config.poi_index]) if calc is not None
+              else _mu_hat(data, model, bounds, init))
+    mu_hat = max(mu_hat, 0.0)
+    top = mu_hat + 4.5 * _mu_uncertainty(data, model, bounds, init, c, mu_hat)
     for _ in range(4):
         scan = np.linspace(0.0, top, points + 1)[1:]
-        if calctype == "asymptotics":
-            cls = cls_scan(data, model, scan, init=init, bounds=bounds)
+        if calc is not None:
+            cls = cls_scan(calc, scan)
             limits = [float(np.interp(1.0 - cl, row[::-1], scan[::-1])) for row in cls]
         else:
             obs, exp = pyhf.infer.intervals.upper_limits.upper_limit(
