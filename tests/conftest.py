@@ -24,6 +24,22 @@ def samples(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
+@pytest.fixture(scope="session")
+def fold_jobs_run(tmp_path_factory) -> tuple[Path, float]:
+    """The workflow on the test config with a job per fold, run locally once per session
+    (~2 min): the Slurm test's reference and test_workflow's second same-seed run.
+    Returns the work folder and the run's wall time in seconds."""
+    import time
+
+    from tests.test_workflow import _copy_workflow, _fold_jobs_config, _snakemake
+
+    workdir = _copy_workflow(tmp_path_factory.mktemp("wf_fold_jobs"))
+    start = time.monotonic()
+    result = _snakemake(workdir, _fold_jobs_config())
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir, time.monotonic() - start
+
+
 @pytest.fixture()
 def pfnano() -> Path:
     if not PFNANO.is_file():

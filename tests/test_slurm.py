@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tests.test_workflow import _copy_workflow, _digest, _snakemake, _test_config
+from tests.test_workflow import _copy_workflow, _digest, _fold_jobs_config, _snakemake, _test_config
 
 pytestmark = pytest.mark.slow
 
@@ -63,42 +63,28 @@ def slurm_cluster(tmp_path_factory):
 
 def _test_profile(workdir: Path) -> str:
     """profiles/slurm as shipped (its GPU requests are opt-in, commented out: the test
-    cluster has no GPU), with the first status check after 5 s instead of the plugin's 40 s
-    (a private cluster may be polled often; with 40 s the many short test jobs would wait)."""
+    cluster has no GPU), with the first status check after 1 s instead of the plugin's 40 s
+    (a private cluster may be polled often; the test's jobs are short and chained, and each
+    waits for the check that sees its predecessor finish)."""
     text = (workdir / "profiles" / "slurm" / "config.yaml").read_text()
     profile = yaml.safe_load(text)
     assert not any("gres" in res for res in profile.get("set-resources", {}).values())
     assert all(f"#   {rule}: {{gres: " in text for rule in GPU_RULES)  # the documented opt-in
-    profile["slurm-init-seconds-before-status-checks"] = 5
+    profile["slurm-init-seconds-before-status-checks"] = 1
     (workdir / "profiles" / "slurm-test").mkdir()
     (workdir / "profiles" / "slurm-test" / "config.yaml").write_text(yaml.safe_dump(profile))
     return "profiles/slurm-test"
-
-
-def _cluster_config() -> dict:
-    """The test config as a cluster runs it: a job per fold (search.fold_jobs)."""
-    config = _test_config(with_pfnano=False)
-    return {**config, "search": {**config["search"], "fold_jobs": True}}
 
 
 @pytest.fixture(scope="module")
 def slurm_run(slurm_cluster, tmp_path_factory):
     workdir = _copy_workflow(tmp_path_factory.mktemp("wf_slurm"))
     start = time.monotonic()
-    result = _snakemake(workdir, _cluster_config(), "--workflow-profile", _test_profile(workdir))
+    result = _snakemake(workdir, _fold_jobs_config(), "--workflow-profile", _test_profile(workdir))
     return workdir, result, time.monotonic() - start
 
 
-@pytest.fixture(scope="module")
-def local_run(tmp_path_factory):
-    workdir = _copy_workflow(tmp_path_factory.mktemp("wf_local"))
-    start = time.monotonic()
-    result = _snakemake(workdir, _cluster_config())
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir, time.monotonic() - start
-
-
-def test_workflow_on_slurm_equals_the_local_run(slurm_run, local_run, capsys):
+def test_workflow_on_slurm_equals_the_local_run(slurm_run, fold_jobs_run, capsys):
     workdir, result, seconds = slurm_run
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-5000:]
@@ -108,7 +94,7 @@ def test_workflow_on_slurm_equals_the_local_run(slurm_run, local_run, capsys):
     train_flow = out[out.index("rule train_flow:"):]
     assert re.search(r"resources: [^\n]*mem_mb=1500,[^\n]*runtime=15", train_flow), train_flow[:800]  # the rule's
     # same tables, scores, summaries and unfolding weights as the local run
-    local, local_seconds = local_run
+    local, local_seconds = fold_jobs_run  # the same config run locally (conftest)
     tables = sorted(p.relative_to(local) for p in local.glob("results/**/*.parquet"))
     assert len(tables) > 10 and {p.relative_to(workdir) for p in workdir.glob("results/**/*.parquet")} == set(tables)
     for name in tables:
