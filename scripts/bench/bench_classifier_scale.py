@@ -2,9 +2,11 @@
 (its data sets, folds, and for CATHODE its SR samples) with several classifier recipes and
 report max SIC / SIC at eps_S = 0.2 / AUC on the run's SR test set, beside the run's own
 numbers. A recipe is ``hgb`` (the boosted trees) or ``mlp:E:N[:M]`` (CATHODE's PyTorch MLP, E
-epochs, the N with the lowest validation loss averaged; M seeds per fold, default 1). Each (method, recipe, seed) is one
-k-fold training, in its own process with one thread. The summary counts, per seed, whether
-each MLP recipe reaches the boosted trees' max SIC (issue 18's idealised-detector check).
+epochs, the N with the lowest validation loss averaged; M seeds per fold, default 1), then
+optionally ``/key=value+...``: more search.classifier keys (``mlp:100:10/mlp_batch_size=512``).
+Each (method, recipe, seed) is one k-fold training, in its own process with one thread. The
+summary counts, per seed, whether each MLP recipe reaches the boosted trees' max SIC (issue
+18's idealised-detector check), and how far the finite test set alone moves that difference.
 
 Usage: python scripts/bench/bench_classifier_scale.py --run-dir DIR --injection N
            [--config config/benchmark.yaml] [--recipes hgb mlp:30:5 mlp:100:10]
@@ -25,6 +27,9 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+import yaml
+
 from bumpfold import settings as typed
 from bumpfold.config import load_config
 from bumpfold.regions import windows_from_config
@@ -35,14 +40,24 @@ from report import emit  # scripts/bench/report.py
 
 def classifier_keys(recipe: str) -> dict:
     """``hgb`` or ``mlp:EPOCHS:BEST[:MEMBERS]`` as search.classifier keys (MEMBERS: MLPs of
-    different seeds per fold, scores averaged; default 1)."""
+    different seeds per fold, scores averaged; default 1), then any ``/key=value+...`` as more
+    search.classifier keys, joined by + (values read as YAML:
+    ``mlp:100:10/mlp_inputs=quantile+mlp_hidden=[32,32]``)."""
+    recipe, _, extra = recipe.partition("/")
     kind, *numbers = recipe.split(":")
     if kind == "hgb" and not numbers:
-        return {"kind": "hgb", "n_ensemble": 1}
-    if kind == "mlp" and len(numbers) in (2, 3):
-        return {"kind": "mlp", "mlp_epochs": int(numbers[0]), "mlp_best_epochs": int(numbers[1]),
+        keys: dict = {"kind": "hgb", "n_ensemble": 1}
+    elif kind == "mlp" and len(numbers) in (2, 3):
+        keys = {"kind": "mlp", "mlp_epochs": int(numbers[0]), "mlp_best_epochs": int(numbers[1]),
                 "n_ensemble": int(numbers[2]) if len(numbers) == 3 else 1}
-    raise SystemExit(f"recipe {recipe!r}: use hgb or mlp:EPOCHS:BEST[:MEMBERS]")
+    else:
+        raise SystemExit(f"recipe {recipe!r}: use hgb or mlp:EPOCHS:BEST[:MEMBERS], then /key=value+...")
+    for item in filter(None, extra.split("+")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"recipe option {item!r}: use key=value")
+        keys[key] = yaml.safe_load(value)
+    return keys
 
 
 def _score(run: str, config_path: str, injection: int, method: str, recipe: str, seed: int) -> dict:
@@ -65,7 +80,23 @@ def _score(run: str, config_path: str, injection: int, method: str, recipe: str,
     perf = performance(test.score.to_numpy(), test.is_signal.to_numpy())
     return {"method": method, "recipe": recipe, "seed": seed, "max_sic": perf.max_sic,
             "sic_at_0p2": perf.sic_at_0p2, "auc": perf.auc, "seconds": time.perf_counter() - started,
-            "n_sr_data": len(wd.sr("data"))}
+            "n_sr_data": len(wd.sr("data")), "test_scores": test.score.to_numpy(),
+            "test_labels": test.is_signal.to_numpy().astype(int)}
+
+
+def paired_bootstrap(a: dict, b: dict, resamples: int, seed: int = 0) -> np.ndarray:
+    """max SIC of ``a`` minus that of ``b`` on ``resamples`` bootstrap replicas of the test
+    set, the same replica for both (their scores are of the same test events): how far the
+    test set's finite background alone moves the difference."""
+    assert np.array_equal(a["test_labels"], b["test_labels"])
+    rng = np.random.default_rng(seed)
+    n = len(a["test_labels"])
+    out = np.empty(resamples)
+    for i in range(resamples):
+        idx = rng.integers(0, n, n)
+        labels = a["test_labels"][idx]
+        out[i] = performance(a["test_scores"][idx], labels).max_sic - performance(b["test_scores"][idx], labels).max_sic
+    return out
 
 
 def main() -> None:
@@ -77,6 +108,8 @@ def main() -> None:
     p.add_argument("--methods", nargs="+", default=["iad", "cathode"])
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--bootstrap", type=int, default=200,
+                   help="test-set bootstrap replicas for each MLP-minus-trees max SIC difference")
     p.add_argument("--output", type=Path)
     args = p.parse_args()
     for recipe in args.recipes:
@@ -109,11 +142,16 @@ def main() -> None:
                          f"| {med['seconds']:.0f} |")
     lines.append("")
     for method in args.methods:
-        trees = [r["max_sic"] for r in rows if r["method"] == method and r["recipe"] == "hgb"]
+        trees = [r for r in rows if r["method"] == method and r["recipe"] == "hgb"]
         for recipe in [r for r in args.recipes if r.startswith("mlp") and trees]:
-            mlp = [r["max_sic"] for r in rows if r["method"] == method and r["recipe"] == recipe]
-            wins = sum(m >= t for m, t in zip(mlp, trees))
-            lines.append(f"- {method}: {recipe} reaches hgb's max SIC in **{wins} of {len(mlp)}** seeds")
+            mlp = [r for r in rows if r["method"] == method and r["recipe"] == recipe]
+            wins = sum(m["max_sic"] >= t["max_sic"] for m, t in zip(mlp, trees))
+            boot = [paired_bootstrap(m, t, args.bootstrap) for m, t in zip(mlp, trees)]
+            diffs = ", ".join(f"{m['max_sic'] - t['max_sic']:+.2f} +- {b.std():.2f}"
+                              for m, t, b in zip(mlp, trees, boot, strict=True))
+            lines.append(f"- {method}: {recipe} reaches hgb's max SIC in **{wins} of {len(mlp)}** seeds; "
+                         f"max SIC minus hgb's per seed, +- the spread of {args.bootstrap} paired test-set "
+                         f"bootstrap replicas: {diffs}")
     emit("\n".join(lines), args.output)
 
 

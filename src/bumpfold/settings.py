@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from bumpfold.unfold.omnifold import OmniFoldSettings
     from bumpfold.unfold.settings import UnfoldSettings
 
-MLP_KEYS = ("mlp_hidden", "mlp_epochs", "mlp_batch_size", "mlp_learning_rate", "mlp_best_epochs")
+MLP_KEYS = ("mlp_hidden", "mlp_epochs", "mlp_batch_size", "mlp_learning_rate", "mlp_best_epochs", "mlp_inputs")
 HGB_KEYS = ("max_iter", "learning_rate", "max_leaf_nodes")
 FLOW_KEYS = ("kind", "transforms", "epochs", "batch_size", "learning_rate", "patience", "n_best")
 

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from bumpfold.errors import BumpfoldInputError
 from bumpfold.io import safe_pickle
 from bumpfold.io.atomic import atomic_path
+from bumpfold.ml.preprocessing import QuantileGaussianizer
 from bumpfold.ml.settings import ClassifierSettings, KFoldSettings
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ class EpochEnsembleMLP:
     """A PyTorch MLP with balanced class weights; like CATHODE's classifier, its prediction
     averages the models of the ``mlp_best_epochs`` epochs with the lowest validation loss
     (the core's training loop, bumpfold.ml.training). Inputs are standardised with the
-    training set's mean and spread."""
+    training set's mean and spread (``mlp_inputs: standard``) or mapped through its quantiles
+    onto a normal (``quantile``)."""
 
     def __init__(self, settings: ClassifierSettings, seed: int) -> None:
         self.settings = settings
@@ -56,6 +58,7 @@ class EpochEnsembleMLP:
         self.members: list[Any] = []
         self.mean: NDArray[np.float64] | None = None
         self.std: NDArray[np.float64] | None = None
+        self.quantiles: QuantileGaussianizer | None = None
 
     def _net(self, n_in: int) -> Any:
         import torch
@@ -88,8 +91,9 @@ class EpochEnsembleMLP:
                                      f"(class 1: {w[signal].sum():g}, class 0: {w[~signal].sum():g})")
         w = np.where(signal, w * len(y) / (2 * w[signal].sum()), w * len(y) / (2 * w[~signal].sum()))
         self.mean, self.std = x.mean(axis=0), np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
+        self.quantiles = QuantileGaussianizer().fit(x) if s.mlp_inputs == "quantile" else None
         # all tensors on the training device once: no copy per batch
-        xt = torch.as_tensor((x - self.mean) / self.std, dtype=torch.float32, device=device)
+        xt = torch.as_tensor(self._inputs(x), dtype=torch.float32, device=device)
         yt = torch.as_tensor(y, dtype=torch.float32, device=device)
         weight = torch.as_tensor(w, dtype=torch.float32, device=device)
         order = rng.permutation(len(x))
@@ -112,6 +116,12 @@ class EpochEnsembleMLP:
             member.load_state_dict(state)
             self.members.append(member.eval())
         return self
+
+    def _inputs(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        if self.quantiles is not None:
+            return self.quantiles.transform(x)
+        assert self.mean is not None and self.std is not None
+        return (x - self.mean) / self.std
 
     # pickled with NumPy weights, so that bumpfold.io.safe_pickle loads it without torch code
     def __getstate__(self) -> dict:
@@ -137,7 +147,7 @@ class EpochEnsembleMLP:
 
         if self.mean is None or self.std is None:
             raise BumpfoldInputError("the MLP is not trained (fit it first)")
-        xt = torch.as_tensor((x - self.mean) / self.std, dtype=torch.float32)
+        xt = torch.as_tensor(self._inputs(x), dtype=torch.float32)
         with torch.no_grad():
             p = np.mean([torch.sigmoid(m(xt).squeeze(1)).double().numpy() for m in self.members], axis=0)
         return np.c_[1.0 - p, p]

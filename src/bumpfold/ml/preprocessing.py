@@ -62,3 +62,36 @@ class LogitScaler:
     @classmethod
     def from_state(cls, state: dict) -> LogitScaler:
         return cls(margin=float(state["margin"]), **{k: np.asarray(state[k]) for k in ("low", "width", "mean", "std")})
+
+
+@dataclass
+class QuantileGaussianizer:
+    """Each feature mapped through its training-set quantiles onto a standard normal (rank
+    Gaussianisation). Tree ensembles are blind to monotone transformations of a feature; an
+    MLP is not: on plain standardisation a skewed or heavy-tailed feature (jet masses, a
+    sentinel value) squeezes most events into a small input range. Ties (e.g. tau21 = 0 for
+    one-particle jets) map to the middle of their quantile range; values beyond the training
+    range to the nearest end (+-5.2 sigma)."""
+
+    n_quantiles: int = 1000
+    levels: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    knots: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 0)))
+
+    def fit(self, x: NDArray[np.float64]) -> QuantileGaussianizer:
+        if len(x) == 0 or not np.isfinite(x).all():
+            raise BumpfoldInputError("preprocessing needs at least one event and finite features")
+        self.levels = np.linspace(0.0, 1.0, min(self.n_quantiles, len(x)))
+        self.knots = np.quantile(x, self.levels, axis=0)
+        return self
+
+    def transform(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        from scipy.special import ndtri
+
+        u = np.empty(x.shape, dtype=np.float64)
+        for j in range(x.shape[1]):
+            knots = self.knots[:, j]
+            # interpolating up and down the knots and averaging puts a tie in its range's middle
+            up = np.interp(x[:, j], knots, self.levels)
+            down = -np.interp(-x[:, j], -knots[::-1], -self.levels[::-1])
+            u[:, j] = 0.5 * (up + down)
+        return ndtri(np.clip(u, 1e-7, 1.0 - 1e-7))

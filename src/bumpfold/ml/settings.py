@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from bumpfold.errors import BumpfoldInputError
 
 CLASSIFIER_KINDS = ("hgb", "mlp")
+MLP_INPUTS = ("standard", "quantile")  # how the MLP sees its features (EpochEnsembleMLP)
 FLOW_KINDS = ("maf", "nsf")
 AUTOENCODER_COMBINATIONS = ("min", "max")  # an event's loss from its two jets' losses
 
@@ -41,6 +42,7 @@ class ClassifierSettings:
     mlp_batch_size: int = 128
     mlp_learning_rate: float = 1e-3
     mlp_best_epochs: int = 10  # prediction averaged over the epochs with the lowest validation loss
+    mlp_inputs: str = "standard"  # standard: mean and spread; quantile: rank-Gaussianised
     device: str = "auto"
     cuda_graphs: bool = True  # replay captured training steps on a CUDA GPU (bumpfold.ml.training)
 
@@ -50,6 +52,8 @@ class ClassifierSettings:
         if self.early_stopping and not 0 < self.validation_fraction < 1:
             raise BumpfoldInputError("classifier validation_fraction must be in (0, 1), "
                                      f"got {self.validation_fraction}")
+        if self.mlp_inputs not in MLP_INPUTS:
+            raise BumpfoldInputError(f"classifier mlp_inputs {self.mlp_inputs!r}: use one of {', '.join(MLP_INPUTS)}")
         if min(self.mlp_epochs, self.mlp_batch_size, self.mlp_best_epochs) < 1:
             raise BumpfoldInputError("classifier mlp_epochs, mlp_batch_size and mlp_best_epochs must be >= 1")
 
