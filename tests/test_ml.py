@@ -84,6 +84,12 @@ def test_mlp_on_quantile_inputs_learns_through_a_heavy_tail_and_round_trips(tmp_
         pickle.dump(model, f)
     assert np.array_equal(safe_pickle.load(tmp_path / "mlp.pkl", what="an MLP").predict_proba(test),
                           model.predict_proba(test))
+    # a model pickled before mlp_inputs existed (no quantiles) loads as standardised
+    old = standard.__getstate__()
+    del old["quantiles"]
+    restored = type(standard).__new__(type(standard))
+    restored.__setstate__(old)
+    assert np.array_equal(restored.predict_proba(test), standard.predict_proba(test))
     with pytest.raises(BumpfoldInputError, match="mlp_inputs 'ranks'"):
         ClassifierSettings(kind="mlp", mlp_inputs="ranks")
 

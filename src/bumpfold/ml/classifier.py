@@ -135,6 +135,7 @@ class EpochEnsembleMLP:
 
         state = dict(state)
         weights, n_in = state.pop("members"), state.pop("n_in")
+        state.setdefault("quantiles", None)  # a model saved before mlp_inputs existed: standardised
         self.__dict__.update(state)
         self.members = []
         for member in weights:
