@@ -1,8 +1,8 @@
 """How much averaging the k fold models helps each classifier kind: max SIC on the SR test
 set of each fold's model alone and of the k models' mean score (as the search scores its
 test set), for the boosted trees and the MLP, on the idealised detector (IAD) of a finished
-run. Each fold's model is trained as the search's fold job trains it (same events, same
-seed); one process, one thread.
+run. Each fold's model is trained by the search's own fold job (``train_fold``: same events,
+same seed, one member); one process, one thread.
 
 Usage: python scripts/bench/bench_fold_averaging.py --run-dir DIR --config CONFIG --injection N
            [--seeds 1 3] [--output FILE]
@@ -23,19 +23,19 @@ import numpy as np
 
 from bumpfold import settings as typed
 from bumpfold.config import load_config
-from bumpfold.ml.classifier import Ensemble
+from bumpfold.ml.classifier import train_fold
+from bumpfold.ml.settings import KFoldSettings
 from bumpfold.regions import windows_from_config
 from bumpfold.search import methods, pipeline
 from bumpfold.search.metrics import performance
 from report import emit  # scripts/bench/report.py
 
 
-def fold_test_scores(task: methods.ClassifierTask, classifier, fold: int, seed: int) -> np.ndarray:
-    """Test-set scores of fold ``fold``'s model: trained on the other folds, one member."""
-    x = np.concatenate([task.data[task.data_folds != fold], task.reference[task.reference_folds != fold]])
-    y = np.r_[np.ones(int((task.data_folds != fold).sum())), np.zeros(int((task.reference_folds != fold).sum()))]
-    member_seed = int(np.random.SeedSequence([seed, fold, 0]).generate_state(1)[0])  # as train_fold seeds it
-    return Ensemble(classifier, [member_seed]).fit(x, y).score(task.test)
+def fold_test_scores(task: methods.ClassifierTask, folds: KFoldSettings, fold: int) -> np.ndarray:
+    """Test-set scores of fold ``fold``'s model alone, trained by the search's own fold job
+    (``train_fold``: the other folds' events, its seeds)."""
+    return train_fold(task.data, task.reference, data_folds=task.data_folds, reference_folds=task.reference_folds,
+                      fold=fold, settings=folds, score_also=(task.test,)).others[0]
 
 
 def main() -> None:
@@ -67,7 +67,8 @@ def main() -> None:
         for kind, classifier in (("hgb", replace(folds.classifier, kind="hgb")),
                                  ("mlp 100:10", replace(folds.classifier, kind="mlp", mlp_epochs=100,
                                                         mlp_best_epochs=10))):
-            scores = [fold_test_scores(task, classifier, fold, folds.seed) for fold in range(folds.n_folds)]
+            one_member = replace(folds, classifier=classifier, n_ensemble=1)
+            scores = [fold_test_scores(task, one_member, fold) for fold in range(folds.n_folds)]
             single = [performance(s, labels).max_sic for s in scores]
             mean = performance(np.mean(scores, axis=0), labels).max_sic
             lines.append(f"| {seed} | {kind} | {', '.join(f'{v:.2f}' for v in single)} "
